@@ -1,0 +1,63 @@
+# descentlab: every target bootstraps .venv on first use, so on a fresh
+# machine `make course` and `make test` are the whole set-up.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.descentlab-installed
+# nbgrader shells out to alembic, and the notebooks' kernels must be the
+# venv's, so everything runs with the venv first on PATH.
+export PATH := $(abspath $(BIN)):$(PATH)
+# Keep Numba's on-disk cache inside the checkout (gitignored) unless the
+# caller chose a place.
+export NUMBA_CACHE_DIR ?= $(abspath .numba_cache)
+
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings
+
+.PHONY: course test test-fast test-nojit lab bench lock clean-venv help
+help:
+	@echo "make course   release assignments, run lectures, grade the demo class"
+	@echo "make test     the whole test suite (what CI runs)"
+	@echo "make lab      open JupyterLab on the course"
+	@echo "make bench    descentlab bench optim"
+
+# Re-runs whenever the pins or the package metadata change.
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	# torch first, from its pin in the lock: the CPU wheel, never a CUDA build.
+	$(BIN)/python -m pip install --quiet "$$(grep '^torch==' requirements.lock)"
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	@mkdir -p $(LAB_SETTINGS)
+	@printf '%s\n' '{"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": false}}' > $(LAB_SETTINGS)/overrides.json
+	@touch $@
+
+course: $(STAMP)
+	$(BIN)/descentlab course
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+	# The pure-Python fallback must give the same answers as the kernels.
+	NUMBA_DISABLE_JIT=1 $(BIN)/python -m pytest tests/optim -p no:cacheprovider -q
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -x -q --hypothesis-profile=dev
+
+test-nojit: $(STAMP)
+	NUMBA_DISABLE_JIT=1 $(BIN)/python -m pytest tests/optim -q
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab $(ROOT_FLAG) --notebook-dir=$(CURDIR)
+
+bench: $(STAMP)
+	$(BIN)/descentlab bench optim
+
+# Refresh requirements.lock from what is installed in .venv (after changing a pin).
+lock: $(STAMP)
+	{ sed -n '/^#/p' requirements.lock; echo "setuptools==$$($(BIN)/python -c 'import setuptools; print(setuptools.__version__)')"; \
+	  $(BIN)/python -m pip freeze --exclude-editable | sed 's/^torch==\([0-9.]*\)+cpu/torch==\1/'; } > requirements.lock.new
+	mv requirements.lock.new requirements.lock
+
+clean-venv:
+	rm -rf $(VENV)
