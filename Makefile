@@ -22,10 +22,10 @@ help:
 	@echo "make lab      open JupyterLab on the course"
 	@echo "make bench    descentlab bench optim"
 
-# Re-runs whenever the pins or the package metadata change.
+# Re-runs whenever the pins or the package metadata change.  torch goes
+# first, from its pin in the lock: the CPU wheel, never a CUDA build.
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	# torch first, from its pin in the lock: the CPU wheel, never a CUDA build.
 	$(BIN)/python -m pip install --quiet "$$(grep '^torch==' requirements.lock)"
 	$(BIN)/python -m pip install --quiet -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
@@ -36,9 +36,9 @@ $(STAMP): requirements.lock pyproject.toml
 course: $(STAMP)
 	$(BIN)/descentlab course
 
+# The second run checks the pure-Python fallback of the kernels.
 test: $(STAMP)
-	$(BIN)/python -m pytest
-	# The pure-Python fallback must give the same answers as the kernels.
+	$(BIN)/python -m pytest -n 2
 	NUMBA_DISABLE_JIT=1 $(BIN)/python -m pytest tests/optim -p no:cacheprovider -q
 
 test-fast: $(STAMP)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import _checks
@@ -20,7 +22,10 @@ def adam_kernel(p, g, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, beta1, beta
     ``step`` is the new step count (already incremented).  ``max_exp_avg_sq``
     is only touched when ``amsgrad`` is true.
     """
-    # torch computes these scalars in Python floats (double) ...
+    # torch computes these scalars in Python floats (double) ...  One change:
+    # math.sqrt where torch writes ** 0.5.  LLVM compiles a constant 0.5 power
+    # to a square root while CPython calls pow(), and the two can differ in
+    # the last bit; sqrt keeps the kernel and its Python fallback identical.
     t = float(step)
     bias_correction1 = 1.0 - beta1 ** t
     bias_correction2 = 1.0 - beta2 ** t
@@ -31,7 +36,7 @@ def adam_kernel(p, g, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, beta1, beta
     w_m1 = w - f(1.0)
     b2 = f(beta2)
     c2 = f(1.0 - beta2)
-    bc2_sqrt = f(bias_correction2 ** 0.5)
+    bc2_sqrt = f(math.sqrt(bias_correction2))
     eps_ = f(eps)
     neg_step_size = f(-step_size)
     wd = f(weight_decay)

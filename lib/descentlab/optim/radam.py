@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import _checks
@@ -24,15 +26,15 @@ def radam_kernel(p, g, exp_avg, exp_avg_sq, step, lr, beta1, beta2, eps, weight_
     rectify = rho_t > 5.0
     rect = 0.0
     if rectify:
-        rect = ((rho_t - 4.0) * (rho_t - 2.0) * rho_inf
-                / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t)) ** 0.5
+        rect = math.sqrt((rho_t - 4.0) * (rho_t - 2.0) * rho_inf
+                         / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t))
     f = p.dtype.type
     w = f(1.0 - beta1)
     w_m1 = w - f(1.0)
     b2 = f(beta2)
     c2 = f(1.0 - beta2)
     bc1 = f(bias_correction1)
-    bc2_sqrt = f(bias_correction2 ** 0.5)
+    bc2_sqrt = f(math.sqrt(bias_correction2))
     lr_ = f(lr)
     r = f(rect)
     one = f(1.0)
