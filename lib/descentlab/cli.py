@@ -10,15 +10,14 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from pathlib import Path
 
 from . import __version__
 from .bench import SUITES
 
 # Parts of `descentlab course` that are not built yet, and the issue that builds them.
 TO_COME = {
-    "release": "nbgrader release of solutions/ into assignments/ (assignments issue)",
     "lectures": "headless execution of lectures/ (lectures issue)",
-    "grade": "autograding of course/submitted (assignments issue)",
 }
 
 
@@ -35,6 +34,17 @@ def build_parser() -> argparse.ArgumentParser:
         mod = importlib.import_module(module)
         mod.add_arguments(suites.add_parser(name, help=mod.__doc__.split("\n")[0].strip("`")))
 
+    rel = sub.add_parser("release", help="generate assignments/ from solutions/ (nbgrader)")
+    rel.add_argument("assignments", nargs="*", metavar="ASSIGNMENT",
+                     help="assignment folders in solutions/ (default: all)")
+
+    grd = sub.add_parser("grade", help="autograde, verify and give feedback to every submission")
+    grd.add_argument("assignment", metavar="ASSIGNMENT")
+    grd.add_argument("--course", type=Path, default=None,
+                     help="course root holding submitted/ (default: course/ in the repository)")
+    grd.add_argument("--workers", type=int, default=1,
+                     help="grade this many submissions at once (default: 1)")
+
     for name, what in TO_COME.items():
         p = sub.add_parser(name, help=f"not built yet: {what}")
         p.add_argument("args", nargs="*")
@@ -48,8 +58,46 @@ def main(argv: list[str] | None = None) -> int:
         return course_main()
     if args.command == "bench":
         return importlib.import_module(SUITES[args.suite]).main(args)
+    if args.command == "release":
+        return release_command(args.assignments)
+    if args.command == "grade":
+        return grade_command(args.assignment, args.course, args.workers)
     print(f"descentlab {args.command}: not built yet: {TO_COME[args.command]}.", file=sys.stderr)
     return 2
+
+
+def release_command(names: list[str]) -> int:
+    from .grading.pipeline import release
+
+    try:
+        written = release(names or None)
+    except ValueError as exc:
+        print(f"descentlab release: {exc}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path)
+    return 0
+
+
+def grade_command(assignment: str, course: Path | None, workers: int) -> int:
+    import csv
+
+    from .grading.nbconfig import REPO
+    from .grading.pipeline import grade
+
+    course = course or REPO / "course"
+    try:
+        rows = grade(assignment, course, workers=workers,
+                     progress=lambda r: print(f"graded {r.student}: {r.score:g}/{r.max_score:g} "
+                                              f"({r.seconds:.1f} s)", file=sys.stderr))
+    except ValueError as exc:
+        print(f"descentlab grade: {exc}", file=sys.stderr)
+        return 2
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(["student", "assignment", "score", "max_score", "flags"])
+    for row in rows:
+        writer.writerow(row.csv())
+    return 0
 
 
 if __name__ == "__main__":

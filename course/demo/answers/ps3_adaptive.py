@@ -1,0 +1,148 @@
+"""Demo submissions for ps3_adaptive: the mistakes students really make, and two cheats.
+
+Each entry is a student's answer-cell code (the body that replaces the stub),
+plus what grading must make of it: the test cells it fails and the phrases
+its feedback must contain.  See descentlab.grading.demo.
+"""
+
+from descentlab.grading.demo import Submission
+
+ADAGRAD = '''
+if not state:
+    state["step"] = 0
+    state["sum"] = np.zeros_like(w)
+state["step"] += 1
+state["sum"] = state["sum"] + dw * dw
+return w - lr * dw / (np.sqrt(state["sum"]) + eps)
+'''
+
+RMSPROP = '''
+if not state:
+    state["step"] = 0
+    state["square_avg"] = np.zeros_like(w)
+state["step"] += 1
+state["square_avg"] = alpha * state["square_avg"] + (1 - alpha) * dw**2
+return w - lr * dw / (np.sqrt(state["square_avg"]) + eps)
+'''
+
+ADAM = '''
+if "step" not in state:
+    state.update(step=0, exp_avg=np.zeros_like(w), exp_avg_sq=np.zeros_like(w))
+state["step"] += 1
+t = state["step"]
+state["exp_avg"] = beta1 * state["exp_avg"] + (1 - beta1) * dw
+state["exp_avg_sq"] = beta2 * state["exp_avg_sq"] + (1 - beta2) * dw**2
+m_hat = state["exp_avg"] / (1 - beta1**t)
+v_hat = state["exp_avg_sq"] / (1 - beta2**t)
+return w - lr * m_hat / (np.sqrt(v_hat) + eps)
+'''
+
+ADAM_NO_BIAS_CORRECTION = '''
+if "step" not in state:
+    state.update(step=0, exp_avg=np.zeros_like(w), exp_avg_sq=np.zeros_like(w))
+state["step"] += 1
+state["exp_avg"] = beta1 * state["exp_avg"] + (1 - beta1) * dw
+state["exp_avg_sq"] = beta2 * state["exp_avg_sq"] + (1 - beta2) * dw**2
+return w - lr * state["exp_avg"] / (np.sqrt(state["exp_avg_sq"]) + eps)
+'''
+
+ADAMW = '''
+w = w - lr * weight_decay * w
+return adam_step(w, dw, state, lr, beta1, beta2, eps)
+'''
+
+SUBMISSIONS = {
+    "noor": Submission(
+        "forgets Adam's bias correction; her AdamW reuses her adam_step, so it inherits the bug",
+        answers={"adagrad_step": ADAGRAD, "rmsprop_step": RMSPROP,
+                 "adam_step": ADAM_NO_BIAS_CORRECTION, "adamw_step": ADAMW},
+        breaks=["test_adam_step_first_step", "test_adam_step_trajectory",
+                "test_adamw_step_decoupled_decay"],
+        mentions=["Adam without bias correction"]),
+    "tomas": Submission(
+        "puts eps inside the square root in Adagrad and RMSprop",
+        answers={"adagrad_step": ADAGRAD.replace("(np.sqrt(state[\"sum\"]) + eps)",
+                                                 "np.sqrt(state[\"sum\"] + eps)"),
+                 "rmsprop_step": RMSPROP.replace("(np.sqrt(state[\"square_avg\"]) + eps)",
+                                                 "np.sqrt(state[\"square_avg\"] + eps)"),
+                 "adam_step": ADAM, "adamw_step": ADAMW},
+        breaks=["test_adagrad_step_first_step", "test_adagrad_step_trajectory",
+                "test_rmsprop_step_first_step", "test_rmsprop_step_trajectory"],
+        mentions=["eps inside the square root"]),
+    "lena": Submission(
+        "writes AdamW as Adam with an L2 penalty in the gradient",
+        answers={"adagrad_step": ADAGRAD, "rmsprop_step": RMSPROP, "adam_step": ADAM,
+                 "adamw_step": "return adam_step(w, dw + weight_decay * w, state, lr, beta1, beta2, eps)"},
+        breaks=["test_adamw_step_decoupled_decay"],
+        mentions=["an L2 penalty added to the gradient"]),
+    "kofi": Submission(
+        "re-creates RMSprop's state on every call, so the average never builds up",
+        answers={"adagrad_step": ADAGRAD,
+                 "rmsprop_step": RMSPROP.replace("if not state:", "if True:"),
+                 "adam_step": ADAM, "adamw_step": ADAMW},
+        breaks=["test_rmsprop_step_state", "test_rmsprop_step_trajectory"],
+        mentions=["state reset on every call"]),
+    "mira": Submission(
+        "correct, written differently: explicit loops, in-place updates, reordered algebra",
+        answers={
+            "adagrad_step": '''
+state.setdefault("sum", np.zeros_like(w))
+state["step"] = state.get("step", 0) + 1
+out = w.copy()
+for i in np.ndindex(w.shape):
+    state["sum"][i] += dw[i] ** 2
+    out[i] -= lr / (state["sum"][i] ** 0.5 + eps) * dw[i]
+return out
+''',
+            "rmsprop_step": '''
+v = state.get("square_avg", np.zeros_like(w))
+v *= alpha
+v += (1 - alpha) * np.square(dw)
+state["square_avg"] = v
+state["step"] = state.get("step", 0) + 1
+return w - dw * (lr / (eps + np.sqrt(v)))
+''',
+            "adam_step": '''
+t = state.get("step", 0) + 1
+m = state.get("exp_avg", 0 * w) * beta1 + dw * (1 - beta1)
+v = state.get("exp_avg_sq", 0 * w) * beta2 + dw * dw * (1 - beta2)
+state.update(step=t, exp_avg=m, exp_avg_sq=v)
+step_size = lr * np.sqrt(1 - beta2**t) / (1 - beta1**t)
+return w - step_size * m / (np.sqrt(v) + eps * np.sqrt(1 - beta2**t))
+''',
+            "adamw_step": ADAMW},
+        breaks=[]),
+    "rex": Submission(
+        "calls descentlab's Adam instead of writing the update (no credit for those parts)",
+        answers={"adagrad_step": ADAGRAD, "rmsprop_step": RMSPROP,
+                 "adam_step": '''
+from descentlab.optim import Adam
+w = w.copy()
+opt = Adam([w], lr=lr, betas=(beta1, beta2), eps=eps)
+if state:
+    opt.state[0].update(state)
+opt.step([dw])
+state.update(opt.state[0])
+return w
+''', "adamw_step": ADAMW},
+        breaks=["test_adam_step_first_step", "test_adam_step_state", "test_adam_step_trajectory",
+                "test_adamw_step_decoupled_decay"],
+        mentions=["reference implementation", "no credit"],
+        flags=["reference-call"]),
+    "vic": Submission(
+        "forgets the bias correction, then disables the checks from a cell of his own and "
+        "blanks two test cells; the tests are restored and the re-check outside the notebook "
+        "takes the points back",
+        answers={"adagrad_step": ADAGRAD, "rmsprop_step": RMSPROP,
+                 "adam_step": ADAM_NO_BIAS_CORRECTION, "adamw_step": ADAMW},
+        added_cells=['''
+import descentlab.grading as _g
+_g.check = lambda *args, **kwargs: print("passed")
+check = _g.check
+'''],
+        test_edits={"test_adam_step_trajectory": "pass", "test_adamw_step_decoupled_decay": None},
+        breaks=["test_adam_step_first_step", "test_adam_step_trajectory",
+                "test_adamw_step_decoupled_decay"],
+        mentions=["Adam without bias correction", "re-checked outside your notebook"],
+        flags=["lowered"]),
+}

@@ -1,0 +1,86 @@
+"""Checks used by the assignments' test cells, and the grading pipeline.
+
+A test cell calls::
+
+    from descentlab.grading import check
+    check("ps3_adaptive.adam_step", adam_step, "first_step")
+
+which plays the student's ``adam_step`` and descentlab's reference through
+the part's cases and, on the first difference, fails with a message that
+names the variable, the step and the case, and the known mistake it matches
+if there is one.  A function that calls the reference instead of
+implementing it earns no credit for the part, and the message says why.
+
+The exercises live in :mod:`descentlab.grading.assignments`; the nbgrader
+pipeline (release, autograde, out-of-process verification, feedback) in
+:mod:`descentlab.grading.pipeline`.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from .exercise import Exercise
+from .guard import ReferenceUsed, Tripwire, static_uses
+from .report import Mismatch
+
+__all__ = ["check", "evaluate", "find", "GradingFailure"]
+
+
+class GradingFailure(AssertionError):
+    """A graded part failed; the message is the student's feedback."""
+
+
+def find(exercise_id: str) -> Exercise:
+    """The exercise ``"<assignment>.<function>"``."""
+    from .assignments import EXERCISES
+
+    if exercise_id not in EXERCISES:
+        raise ValueError(f"exercise must be one of {sorted(EXERCISES)}, got {exercise_id!r}")
+    return EXERCISES[exercise_id]
+
+
+def _guarded(fn, forbidden):
+    @functools.wraps(fn)
+    def guarded(*args, **kwargs):
+        with Tripwire(forbidden) as wire:
+            result = fn(*args, **kwargs)
+        if wire.hits:
+            raise ReferenceUsed(wire.hits[0])
+        return result
+    return guarded
+
+
+def evaluate(exercise: Exercise, fn, part: str, hidden: bool = False, *,
+             in_process: bool = True) -> Mismatch | None:
+    """Grade one part; None means it passes.
+
+    ``in_process=False`` is for functions proxied from the sandbox, where the
+    reference cannot even be imported and tracing would only see the proxy.
+    """
+    if in_process:
+        uses = static_uses(fn, exercise.forbidden)
+        if uses:
+            return _reference_mismatch(exercise, ", ".join(uses))
+        fn = _guarded(fn, exercise.forbidden)
+    try:
+        return exercise.check(fn, part, hidden)
+    except ReferenceUsed as used:
+        return _reference_mismatch(exercise, str(used))
+
+
+def _reference_mismatch(exercise: Exercise, what: str) -> Mismatch:
+    return Mismatch(exercise.function, "reference",
+                    f"it uses {what}, which is descentlab's or torch's reference implementation",
+                    hint="This part earns no credit: the exercise is to implement the update "
+                         "yourself, in numpy. Remove the call and write the formula out.")
+
+
+def check(exercise_id: str, fn, part: str, *, hidden: bool = False) -> None:
+    """Pass silently (with a one-line note) or fail with the feedback message."""
+    __tracebackhide__ = True  # noqa: F841 - IPython hides this frame from the traceback
+    exercise = find(exercise_id)
+    mismatch = evaluate(exercise, fn, part, hidden)
+    if mismatch is not None:
+        raise GradingFailure(mismatch.describe(exercise.function))
+    print(f"{exercise.function}: {part.replace('_', ' ')} {'(hidden cases) ' if hidden else ''}passed")

@@ -1,0 +1,297 @@
+"""ps3_adaptive: Adagrad, RMSprop and Adam steps, and AdamW's decoupled weight decay."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...optim import Adagrad, Adam, AdamW, RMSprop
+from ..exercise import Mistake
+from ..steppers import StepExercise, StepPart, from_optimizer
+
+A = "ps3_adaptive"
+
+
+def _zeros_like_state(state, w, *keys):
+    for k in keys:
+        if k not in state:
+            state[k] = np.zeros_like(w)
+    state["step"] = state.get("step", 0) + 1
+    return state["step"]
+
+
+# -- Adagrad ------------------------------------------------------------------
+
+def _adagrad_eps_inside(w, dw, state, lr=1e-2, eps=1e-10):
+    _zeros_like_state(state, w, "sum")
+    state["sum"] = state["sum"] + dw * dw
+    return w - lr * dw / np.sqrt(state["sum"] + eps)
+
+
+def _adagrad_sum_of_gradients(w, dw, state, lr=1e-2, eps=1e-10):
+    _zeros_like_state(state, w, "sum")
+    state["sum"] = state["sum"] + dw
+    return w - lr * dw / (np.sqrt(np.abs(state["sum"])) + eps)
+
+
+def _adagrad_no_sqrt(w, dw, state, lr=1e-2, eps=1e-10):
+    _zeros_like_state(state, w, "sum")
+    state["sum"] = state["sum"] + dw * dw
+    return w - lr * dw / (state["sum"] + eps)
+
+
+def _adagrad_reset(w, dw, state, lr=1e-2, eps=1e-10):
+    state["sum"] = dw * dw
+    state["step"] = state.get("step", 0) + 1
+    return w - lr * dw / (np.sqrt(state["sum"]) + eps)
+
+
+adagrad = StepExercise(
+    assignment=A, function="adagrad_step",
+    reference=from_optimizer(Adagrad, {}, {"step": "step", "sum": "sum"}),
+    state_keys=("step", "sum"),
+    plan={
+        "first_step": StepPart(points=1, steps=1, observe=("w",),
+                               hyper=({"lr": 0.1, "eps": 1e-10}, {"lr": 0.5, "eps": 0.1}),
+                               hidden_hyper=({"lr": 0.05, "eps": 0.3}, {"lr": 1.0, "eps": 1e-6})),
+        "state": StepPart(points=1, steps=4, observe=("state",),
+                          hyper=({"lr": 0.1, "eps": 1e-10},),
+                          hidden_hyper=({"lr": 0.01, "eps": 1e-3}, {"lr": 0.2, "eps": 1e-10})),
+        "trajectory": StepPart(points=2, steps=30, observe=("w",),
+                               hyper=({"lr": 0.1, "eps": 1e-10}, {"lr": 0.3, "eps": 0.05}),
+                               hidden_hyper=({"lr": 0.02, "eps": 1e-8}, {"lr": 0.7, "eps": 0.2},
+                                             {"lr": 0.1, "eps": 1e-10})),
+    },
+    mistakes=[
+        Mistake("eps inside the square root",
+                "Adagrad adds eps to the square root of the sum: w - lr * g / (sqrt(G) + eps).",
+                _adagrad_eps_inside),
+        Mistake("accumulating gradients instead of squared gradients",
+                "The accumulator is the sum of SQUARED gradients: G += g * g.",
+                _adagrad_sum_of_gradients),
+        Mistake("dividing by the sum instead of its square root",
+                "The step is lr * g / (sqrt(G) + eps): take the square root of the sum.",
+                _adagrad_no_sqrt),
+        Mistake("state reset on every call",
+                "Keep the running sum in `state` between calls: create it only when it is missing.",
+                _adagrad_reset),
+    ],
+)
+
+
+# -- RMSprop --------------------------------------------------------------------
+
+def _rmsprop_swapped(w, dw, state, lr=1e-2, alpha=0.99, eps=1e-8):
+    _zeros_like_state(state, w, "square_avg")
+    state["square_avg"] = (1 - alpha) * state["square_avg"] + alpha * dw * dw
+    return w - lr * dw / (np.sqrt(state["square_avg"]) + eps)
+
+
+def _rmsprop_eps_inside(w, dw, state, lr=1e-2, alpha=0.99, eps=1e-8):
+    _zeros_like_state(state, w, "square_avg")
+    state["square_avg"] = alpha * state["square_avg"] + (1 - alpha) * dw * dw
+    return w - lr * dw / np.sqrt(state["square_avg"] + eps)
+
+
+def _rmsprop_sum(w, dw, state, lr=1e-2, alpha=0.99, eps=1e-8):
+    _zeros_like_state(state, w, "square_avg")
+    state["square_avg"] = state["square_avg"] + dw * dw
+    return w - lr * dw / (np.sqrt(state["square_avg"]) + eps)
+
+
+def _rmsprop_bias_corrected(w, dw, state, lr=1e-2, alpha=0.99, eps=1e-8):
+    t = _zeros_like_state(state, w, "square_avg")
+    state["square_avg"] = alpha * state["square_avg"] + (1 - alpha) * dw * dw
+    return w - lr * dw / (np.sqrt(state["square_avg"] / (1 - alpha ** t)) + eps)
+
+
+rmsprop = StepExercise(
+    assignment=A, function="rmsprop_step",
+    reference=from_optimizer(RMSprop, {}, {"step": "step", "square_avg": "square_avg"}),
+    state_keys=("step", "square_avg"),
+    plan={
+        "first_step": StepPart(points=1, steps=1, observe=("w",),
+                               hyper=({"lr": 0.01, "alpha": 0.99, "eps": 1e-8},
+                                      {"lr": 0.1, "alpha": 0.9, "eps": 0.1}),
+                               hidden_hyper=({"lr": 0.05, "alpha": 0.5, "eps": 0.3},
+                                             {"lr": 0.001, "alpha": 0.999, "eps": 1e-6})),
+        "state": StepPart(points=1, steps=4, observe=("state",),
+                          hyper=({"lr": 0.01, "alpha": 0.9, "eps": 1e-8},),
+                          hidden_hyper=({"lr": 0.1, "alpha": 0.5, "eps": 1e-3},
+                                        {"lr": 0.01, "alpha": 0.99, "eps": 1e-8})),
+        "trajectory": StepPart(points=2, steps=30, observe=("w",),
+                               hyper=({"lr": 0.01, "alpha": 0.99, "eps": 1e-8},
+                                      {"lr": 0.05, "alpha": 0.8, "eps": 0.05}),
+                               hidden_hyper=({"lr": 0.02, "alpha": 0.95, "eps": 1e-6},
+                                             {"lr": 0.1, "alpha": 0.5, "eps": 0.2},
+                                             {"lr": 0.003, "alpha": 0.999, "eps": 1e-8})),
+    },
+    mistakes=[
+        Mistake("the moving-average weights swapped",
+                "The average keeps alpha of the old value: v = alpha * v + (1 - alpha) * g**2.",
+                _rmsprop_swapped),
+        Mistake("eps inside the square root",
+                "RMSprop (as torch writes it) adds eps after the square root: g / (sqrt(v) + eps).",
+                _rmsprop_eps_inside),
+        Mistake("Adagrad's running sum instead of a moving average",
+                "RMSprop decays the old average: v = alpha * v + (1 - alpha) * g**2.",
+                _rmsprop_sum),
+        Mistake("a bias correction RMSprop does not have",
+                "Only Adam divides by (1 - beta**t); RMSprop uses v as it is.",
+                _rmsprop_bias_corrected),
+    ],
+)
+
+
+# -- Adam -------------------------------------------------------------------------
+
+def _adam_parts(w, dw, state, beta1, beta2, t_offset=0, reset=False):
+    if reset:
+        state.clear()
+    t = _zeros_like_state(state, w, "exp_avg", "exp_avg_sq") + t_offset
+    state["exp_avg"] = beta1 * state["exp_avg"] + (1 - beta1) * dw
+    state["exp_avg_sq"] = beta2 * state["exp_avg_sq"] + (1 - beta2) * dw * dw
+    return t, state["exp_avg"], state["exp_avg_sq"]
+
+
+def _adam_no_bias_correction(w, dw, state, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    _, m, v = _adam_parts(w, dw, state, beta1, beta2)
+    return w - lr * m / (np.sqrt(v) + eps)
+
+
+def _adam_t_after_use(w, dw, state, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    t, m, v = _adam_parts(w, dw, state, beta1, beta2, t_offset=-1)
+    with np.errstate(all="ignore"):
+        m_hat, v_hat = m / (1 - beta1 ** t), v / (1 - beta2 ** t)
+        return w - lr * m_hat / (np.sqrt(v_hat) + eps)
+
+
+def _adam_eps_inside(w, dw, state, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    t, m, v = _adam_parts(w, dw, state, beta1, beta2)
+    return w - lr * (m / (1 - beta1 ** t)) / np.sqrt(v / (1 - beta2 ** t) + eps)
+
+
+def _adam_eps_before_correction(w, dw, state, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    t, m, v = _adam_parts(w, dw, state, beta1, beta2)
+    return w - lr * (m / (1 - beta1 ** t)) / ((np.sqrt(v) + eps) / np.sqrt(1 - beta2 ** t))
+
+
+def _adam_betas_swapped(w, dw, state, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    t, m, v = _adam_parts(w, dw, state, beta2, beta1)
+    return w - lr * (m / (1 - beta2 ** t)) / (np.sqrt(v / (1 - beta1 ** t)) + eps)
+
+
+def _adam_reset(w, dw, state, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    t, m, v = _adam_parts(w, dw, state, beta1, beta2, reset=True)
+    return w - lr * (m / (1 - beta1 ** t)) / (np.sqrt(v / (1 - beta2 ** t)) + eps)
+
+
+ADAM_STATE = {"step": "step", "exp_avg": "exp_avg", "exp_avg_sq": "exp_avg_sq"}
+
+
+def _adam_hyper(h):
+    kw = {"lr": h.get("lr", 1e-3), "betas": (h.get("beta1", 0.9), h.get("beta2", 0.999)),
+          "eps": h.get("eps", 1e-8)}
+    if "weight_decay" in h:
+        kw["weight_decay"] = h["weight_decay"]
+    return kw
+
+
+ADAM_MISTAKES = [
+    Mistake("Adam without bias correction",
+            "Divide the averages by (1 - beta1**t) and (1 - beta2**t) before the update: "
+            "m_hat = m / (1 - beta1**t), v_hat = v / (1 - beta2**t).", _adam_no_bias_correction),
+    Mistake("t incremented after it is used",
+            "Increment the step count first: the first update uses t = 1, so 1 - beta**t is "
+            "never 0.", _adam_t_after_use),
+    Mistake("eps inside the square root",
+            "Adam adds eps after the square root: m_hat / (sqrt(v_hat) + eps).", _adam_eps_inside),
+    Mistake("eps added before the bias correction of v",
+            "Bias-correct v first, then take the square root, then add eps: sqrt(v_hat) + eps.",
+            _adam_eps_before_correction),
+    Mistake("beta1 and beta2 swapped",
+            "beta1 (0.9) averages the gradient, beta2 (0.999) the squared gradient.",
+            _adam_betas_swapped),
+    Mistake("state reset on every call",
+            "Create m, v and the step count only when `state` is empty; keep them between calls.",
+            _adam_reset),
+]
+
+adam = StepExercise(
+    assignment=A, function="adam_step",
+    reference=from_optimizer(Adam, {}, ADAM_STATE, hyper_map=_adam_hyper),
+    state_keys=("step", "exp_avg", "exp_avg_sq"),
+    plan={
+        "first_step": StepPart(points=1, steps=1, observe=("w",),
+                               hyper=({"lr": 0.1, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
+                                      {"lr": 0.01, "beta1": 0.8, "beta2": 0.99, "eps": 0.1}),
+                               hidden_hyper=({"lr": 0.05, "beta1": 0.5, "beta2": 0.9, "eps": 0.3},
+                                             {"lr": 1e-3, "beta1": 0.95, "beta2": 0.9999,
+                                              "eps": 1e-6})),
+        "state": StepPart(points=1, steps=4, observe=("state",),
+                          hyper=({"lr": 0.01, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},),
+                          hidden_hyper=({"lr": 0.1, "beta1": 0.5, "beta2": 0.9, "eps": 1e-3},
+                                        {"lr": 0.01, "beta1": 0.99, "beta2": 0.95, "eps": 1e-8})),
+        "trajectory": StepPart(points=2, steps=30, observe=("w",),
+                               hyper=({"lr": 0.01, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
+                                      {"lr": 0.05, "beta1": 0.8, "beta2": 0.99, "eps": 0.05}),
+                               hidden_hyper=({"lr": 0.02, "beta1": 0.7, "beta2": 0.9, "eps": 1e-6},
+                                             {"lr": 0.1, "beta1": 0.95, "beta2": 0.999,
+                                              "eps": 0.2},
+                                             {"lr": 0.003, "beta1": 0.9, "beta2": 0.999,
+                                              "eps": 1e-8})),
+    },
+    mistakes=ADAM_MISTAKES,
+)
+
+
+# -- AdamW ----------------------------------------------------------------------
+
+def _adamw_variant(decay):
+    def step(w, dw, state, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=1e-2):
+        t, m, v = _adam_parts(w, dw + (weight_decay * w if decay == "l2" else 0), state,
+                              beta1, beta2)
+        update = lr * (m / (1 - beta1 ** t)) / (np.sqrt(v / (1 - beta2 ** t)) + eps)
+        if decay == "l2":
+            return w - update
+        if decay == "unscaled":
+            return w - weight_decay * w - update
+        if decay == "after":
+            return (w - update) * (1 - lr * weight_decay)
+        if decay == "none":
+            return w - update
+        raise AssertionError(decay)
+    return step
+
+
+adamw = StepExercise(
+    assignment=A, function="adamw_step",
+    reference=from_optimizer(AdamW, {}, ADAM_STATE, hyper_map=_adam_hyper),
+    state_keys=("step", "exp_avg", "exp_avg_sq"),
+    plan={
+        "decoupled_decay": StepPart(
+            points=2, steps=20, observe=("w",),
+            hyper=({"lr": 0.1, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.1},
+                   {"lr": 0.05, "beta1": 0.8, "beta2": 0.99, "eps": 0.01, "weight_decay": 0.5}),
+            hidden_hyper=({"lr": 0.2, "beta1": 0.9, "beta2": 0.99, "eps": 1e-6,
+                           "weight_decay": 0.05},
+                          {"lr": 0.01, "beta1": 0.5, "beta2": 0.9, "eps": 0.1,
+                           "weight_decay": 1.0}),
+            grad_scale=0.1),
+    },
+    mistakes=[
+        Mistake("an L2 penalty added to the gradient (Adam with L2, not AdamW)",
+                "AdamW decays the weights directly, outside the adaptive update: "
+                "w = w - lr * weight_decay * w, then the Adam step on the plain gradient.",
+                _adamw_variant("l2")),
+        Mistake("weight decay not scaled by the learning rate",
+                "torch's AdamW (and this course) multiply the decay by the learning rate: "
+                "w = w * (1 - lr * weight_decay).", _adamw_variant("unscaled")),
+        Mistake("weight decay applied to the already-updated weights",
+                "Decay the weights from before the step: w * (1 - lr * weight_decay) - update.",
+                _adamw_variant("after")),
+        Mistake("no weight decay at all", "AdamW must shrink the weights every step by "
+                "lr * weight_decay * w.", _adamw_variant("none")),
+    ] + ADAM_MISTAKES,
+)
+
+EXERCISES = [adagrad, rmsprop, adam, adamw]
