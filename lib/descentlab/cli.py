@@ -44,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="course root holding submitted/ (default: course/ in the repository)")
     grd.add_argument("--workers", type=int, default=1,
                      help="grade this many submissions at once (default: 1)")
+    grd.add_argument("--cell-timeout", type=int, default=120,
+                     help="seconds one notebook cell may run (default: 120)")
 
     for name, what in TO_COME.items():
         p = sub.add_parser(name, help=f"not built yet: {what}")
@@ -61,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "release":
         return release_command(args.assignments)
     if args.command == "grade":
-        return grade_command(args.assignment, args.course, args.workers)
+        return grade_command(args.assignment, args.course, args.workers, args.cell_timeout)
     print(f"descentlab {args.command}: not built yet: {TO_COME[args.command]}.", file=sys.stderr)
     return 2
 
@@ -79,7 +81,7 @@ def release_command(names: list[str]) -> int:
     return 0
 
 
-def grade_command(assignment: str, course: Path | None, workers: int) -> int:
+def grade_command(assignment: str, course: Path | None, workers: int, cell_timeout: int) -> int:
     import csv
 
     from .grading.nbconfig import REPO
@@ -87,7 +89,7 @@ def grade_command(assignment: str, course: Path | None, workers: int) -> int:
 
     course = course or REPO / "course"
     try:
-        rows = grade(assignment, course, workers=workers,
+        rows = grade(assignment, course, workers=workers, cell_timeout=cell_timeout,
                      progress=lambda r: print(f"graded {r.student}: {r.score:g}/{r.max_score:g} "
                                               f"({r.seconds:.1f} s)", file=sys.stderr))
     except ValueError as exc:

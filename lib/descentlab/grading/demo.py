@@ -99,6 +99,7 @@ def build(assignment: str, root: Path = DEMO) -> list[Path]:
     for student, sub in submissions(assignment).items():
         for path in released:
             nb = nbformat.read(str(path), as_version=4)
+            released_ids = {cell.get("id") for cell in nb.cells}
             cells = []
             for cell in nb.cells:
                 meta = _nbgrader(cell)
@@ -114,8 +115,8 @@ def build(assignment: str, root: Path = DEMO) -> list[Path]:
                 if gid == "imports":
                     cells += [nbformat.v4.new_code_cell(src.strip("\n")) for src in sub.added_cells]
             for i, cell in enumerate(cells):
-                if cell.get("id") is None or cell.id.startswith("cell-"):
-                    cell["id"] = f"{student}-{i:02d}"
+                if cell.get("id") not in released_ids:  # cells the student added: stable ids
+                    cell["id"] = f"{student}-added-{i:02d}"
             nb.cells = cells
             out = root / "submitted" / student / assignment / path.name
             out.parent.mkdir(parents=True, exist_ok=True)

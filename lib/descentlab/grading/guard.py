@@ -99,10 +99,10 @@ class Tripwire:
             return
         if event == "call":
             filename = frame.f_code.co_filename
-            if self._paths and filename.startswith(self._paths):
-                self.hits.append(f"{frame.f_code.co_name} (in {filename.rsplit('/', 2)[-2:][-1]})")
-            elif _forbidden(frame.f_globals.get("__name__", ""), self.forbidden):
-                self.hits.append(f"{frame.f_code.co_name} (from {frame.f_globals['__name__']})")
+            module = frame.f_globals.get("__name__", "")
+            if (self._paths and filename.startswith(self._paths)) or \
+                    _forbidden(module, self.forbidden):
+                self.hits.append(f"{frame.f_code.co_qualname} (from {module or filename})")
         elif event == "c_call" and _forbidden(_module_of(arg), self.forbidden):
             self.hits.append(f"{getattr(arg, '__name__', repr(arg))} (from {_module_of(arg)})")
 

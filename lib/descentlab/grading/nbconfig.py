@@ -21,9 +21,12 @@ KERNEL_STARTUP = ["import warnings", "warnings.simplefilter('ignore')"]
 
 
 def configure(c: Config, root: Path | str, *, source: Path | str | None = None,
-              release: Path | str | None = None, db: Path | str | None = None) -> Config:
+              release: Path | str | None = None, db: Path | str | None = None,
+              cell_timeout: int = CELL_TIMEOUT) -> Config:
     from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
     from nbgrader.preprocessors import ClearHiddenTests, GetGrades
+
+    from .feedback import ConciseTestErrors
 
     root = Path(root).resolve()
     c.CourseDirectory.course_id = "descentlab"
@@ -32,8 +35,13 @@ def configure(c: Config, root: Path | str, *, source: Path | str | None = None,
     c.CourseDirectory.release_directory = str(Path(release or REPO / "assignments").resolve())
     # a course-relative SQLite gradebook; the busy timeout lets parallel graders wait their turn
     c.CourseDirectory.db_url = f"sqlite:///{Path(db or root / 'gradebook.db').resolve()}?timeout=120"
+    # where `nbgrader release_assignment` puts assignments for students to fetch; a real
+    # course on a shared JupyterHub points this at its shared exchange folder instead
+    c.Exchange.root = str(root / "exchange")
     c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".*"]
-    c.Execute.timeout = CELL_TIMEOUT
+    if cell_timeout < 1:
+        raise ValueError(f"cell_timeout must be >= 1 second, got {cell_timeout}")
+    c.Execute.timeout = cell_timeout
     c.Execute.interrupt_on_timeout = True
     # the kernel's own log (e.g. its warning that it talks over local TCP) is not
     # the student's output, and would only clutter the grader's terminal
@@ -44,7 +52,8 @@ def configure(c: Config, root: Path | str, *, source: Path | str | None = None,
     # a deleted test cell comes back, so deleting tests earns nothing
     c.OverwriteCells.add_missing_cells = True
     # feedback shows each test's outcome and message, never the hidden tests' code
-    c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]
+    c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, ConciseTestErrors,
+                                        CSSHTMLHeaderPreprocessor]
     return c
 
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 
-from .nbconfig import REPO, config
+from .nbconfig import CELL_TIMEOUT, REPO, config
 
 __all__ = ["release", "grade", "Row", "students_of", "assignments"]
 
@@ -85,6 +85,7 @@ def release(names: list[str] | None = None, *, source: Path = REPO / "solutions"
     unknown = sorted(set(names) - set(assignments(source)))
     if unknown:
         raise ValueError(f"ASSIGNMENT must be among {assignments(source)}, got {unknown}")
+    root.mkdir(parents=True, exist_ok=True)
     api = _api(root, source=source, release=release_dir)
     written = []
     for name in names:
@@ -128,6 +129,8 @@ def _apply_verification(course: Path, assignment: str, student: str, verificatio
                                  f"{grade.name}")
                 else:
                     grade.manual_score = None
+                # the verified score is final: this is not a cell for the instructor to grade
+                grade.needs_manual_grade = False
                 if part.reference:
                     flags.append(f"reference-call:{grade.name}")
         gb.db.commit()
@@ -153,19 +156,24 @@ def _annotate(notebook: Path, verification, flags: list[str]) -> None:
                      + (f":\n\n  ```\n  {part.message.replace(chr(10), chr(10) + '  ')}\n  ```"
                         if part.message else "."))
     lines += [f"- {note}" for note in verification.notes]
-    nb.cells.insert(0, nbformat.v4.new_markdown_cell("\n".join(lines)))
+    note = nbformat.v4.new_markdown_cell("\n".join(lines))
+    note["id"] = "graders-note"
+    nb.cells.insert(0, note)
+    mode = notebook.stat().st_mode
+    notebook.chmod(mode | 0o200)  # nbgrader leaves autograded notebooks read-only
     nbformat.write(nb, str(notebook))
+    notebook.chmod(mode)
 
 
-def grade_one(course: Path, assignment: str, student: str) -> Row:
-    """Autograde, verify and give feedback to one submission; never raises."""
+def grade_one(course: Path, assignment: str, student: str, cell_timeout: int = CELL_TIMEOUT) -> Row:
+    """Autograde, verify and give feedback to one submission."""
     from nbgrader.api import Gradebook
 
     from .verify import verify_notebook
 
     started = time.perf_counter()
     flags: list[str] = []
-    api = _api(course)
+    api = _api(course, cell_timeout=cell_timeout)
     result = api.autograde(assignment, student, force=True, create=True)
     autograded = course / "autograded" / student / assignment
     notebooks = sorted(autograded.glob("*.ipynb")) if result.get("success") else []
@@ -173,7 +181,7 @@ def grade_one(course: Path, assignment: str, student: str) -> Row:
         flags.append("autograde-failed")
     for notebook in notebooks:
         try:
-            verification = verify_notebook(notebook, assignment)
+            verification = verify_notebook(notebook, assignment, cell_timeout=cell_timeout)
         except Exception as exc:  # noqa: BLE001 - one broken notebook must not stop the class
             flags.append(f"verification-failed:{type(exc).__name__}")
             continue
@@ -199,25 +207,28 @@ def grade_one(course: Path, assignment: str, student: str) -> Row:
 
 
 def _grade_one_quietly(args) -> Row:
-    course, assignment, student = args
+    course, assignment, student, cell_timeout = args
     _quiet()
     try:
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            return grade_one(course, assignment, student)
+            return grade_one(course, assignment, student, cell_timeout)
     except Exception as exc:  # noqa: BLE001 - report, keep grading the others
         return Row(student, assignment, 0.0, 0.0, [f"grading-crashed:{type(exc).__name__}"])
 
 
-def grade(assignment: str, course: Path, *, workers: int = 1, progress=None) -> list[Row]:
+def grade(assignment: str, course: Path, *, workers: int = 1, cell_timeout: int = CELL_TIMEOUT,
+          progress=None) -> list[Row]:
     """Grade every submission of ``assignment`` under ``course/submitted``."""
     course = Path(course).resolve()
     if assignment not in assignments():
         raise ValueError(f"ASSIGNMENT must be one of {assignments()}, got {assignment!r}")
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
+    if cell_timeout < 1:
+        raise ValueError(f"cell_timeout must be >= 1 second, got {cell_timeout}")
     with contextlib.redirect_stdout(io.StringIO()):
         _prepare(course, assignment)
-    jobs = [(course, assignment, s) for s in students_of(course, assignment)]
+    jobs = [(course, assignment, s, cell_timeout) for s in students_of(course, assignment)]
     if workers == 1 or len(jobs) <= 1:
         rows = []
         for job in jobs:

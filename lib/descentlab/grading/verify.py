@@ -63,7 +63,7 @@ def part_of(cell_id: str, exercises: dict) -> tuple:
     return None, None
 
 
-def verify_notebook(path: Path | str, assignment: str) -> Verification:
+def verify_notebook(path: Path | str, assignment: str, cell_timeout: int = 120) -> Verification:
     nb = nbformat.read(str(path), as_version=4)
     tests = {_nbgrader(c).get("grade_id"): c for c in test_cells(nb)}
     test_ids = {id(c) for c in tests.values()}
@@ -72,7 +72,8 @@ def verify_notebook(path: Path | str, assignment: str) -> Verification:
     exercises = {e.function: e for e in of(assignment)}
     result = Verification()
     forbidden = tuple(sorted({f for e in exercises.values() for f in e.forbidden}))
-    with StudentProcess(code, forbidden) as child:
+    with StudentProcess(code, forbidden, cell_timeout=cell_timeout,
+                        call_timeout=float(cell_timeout)) as child:
         if child.dead:
             result.notes.append(f"the notebook's code could not be run: {child.dead}")
         for cell_id, cell in tests.items():

@@ -104,6 +104,12 @@ def _rmsprop_bias_corrected(w, dw, state, lr=1e-2, alpha=0.99, eps=1e-8):
     return w - lr * dw / (np.sqrt(state["square_avg"] / (1 - alpha ** t)) + eps)
 
 
+def _rmsprop_reset(w, dw, state, lr=1e-2, alpha=0.99, eps=1e-8):
+    state["step"] = 1
+    state["square_avg"] = (1 - alpha) * dw * dw
+    return w - lr * dw / (np.sqrt(state["square_avg"]) + eps)
+
+
 rmsprop = StepExercise(
     assignment=A, function="rmsprop_step",
     reference=from_optimizer(RMSprop, {}, {"step": "step", "square_avg": "square_avg"}),
@@ -138,6 +144,9 @@ rmsprop = StepExercise(
         Mistake("a bias correction RMSprop does not have",
                 "Only Adam divides by (1 - beta**t); RMSprop uses v as it is.",
                 _rmsprop_bias_corrected),
+        Mistake("state reset on every call",
+                "Create the average only when `state` is empty; keep it between calls.",
+                _rmsprop_reset),
     ],
 )
 
@@ -263,6 +272,14 @@ def _adamw_variant(decay):
     return step
 
 
+def _inside_adamw(mistake: Mistake) -> Mistake:
+    """An Adam mistake as it shows up in an AdamW built on top of the Adam step."""
+    def step(w, dw, state, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=1e-2):
+        return mistake.implementation(w * (1 - lr * weight_decay), dw, state, lr=lr, beta1=beta1,
+                                      beta2=beta2, eps=eps)
+    return Mistake(f"{mistake.name} (in the Adam step under the decay)", mistake.hint, step)
+
+
 adamw = StepExercise(
     assignment=A, function="adamw_step",
     reference=from_optimizer(AdamW, {}, ADAM_STATE, hyper_map=_adam_hyper),
@@ -291,7 +308,7 @@ adamw = StepExercise(
                 _adamw_variant("after")),
         Mistake("no weight decay at all", "AdamW must shrink the weights every step by "
                 "lr * weight_decay * w.", _adamw_variant("none")),
-    ] + ADAM_MISTAKES,
+    ] + [_inside_adamw(m) for m in ADAM_MISTAKES],
 )
 
 EXERCISES = [adagrad, rmsprop, adam, adamw]

@@ -1,0 +1,96 @@
+"""Every assignment's exercises against its notebooks: the solution passes, stubs
+and catalogued mistakes fail, and each mistake is recognised by name."""
+
+import re
+
+import pytest
+
+from descentlab.grading import evaluate
+from descentlab.grading.assignments import of
+from descentlab.grading.verify import part_of
+
+from .notebooks import ROOT, assignments, meta, run_cells, source_notebooks
+
+import nbformat
+
+ASSIGNMENTS = assignments()
+CALL = re.compile(r'check\("(?P<exercise>[\w.]+)", (?P<fn>\w+), "(?P<part>\w+)"(?P<hidden>, hidden=True)?\)')
+
+
+def test_every_assignment_has_exercises():
+    assert ASSIGNMENTS, "solutions/ holds no assignment"
+    for assignment in ASSIGNMENTS:
+        assert of(assignment), f"{assignment} has no exercises in descentlab.grading.assignments"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_test_cells_match_the_exercise_parts_and_points(assignment):
+    exercises = {e.function: e for e in of(assignment)}
+    seen = set()
+    for path in source_notebooks(assignment):
+        for cell in nbformat.read(str(path), as_version=4).cells:
+            m = meta(cell)
+            if not m.get("grade") or m.get("solution"):
+                continue
+            exercise, part = part_of(m["grade_id"], exercises)
+            assert exercise is not None, f"{m['grade_id']}: no exercise part of that name"
+            assert m["points"] == exercise.parts[part], f"{m['grade_id']}: points disagree"
+            calls = [c.groupdict() for c in CALL.finditer(cell.source)]
+            assert [(c["exercise"], c["fn"], c["part"], bool(c["hidden"])) for c in calls] == [
+                (exercise.id, exercise.function, part, False),
+                (exercise.id, exercise.function, part, True)], cell.source
+            assert "### BEGIN HIDDEN TESTS" in cell.source and m.get("locked")
+            seen.add((exercise.function, part))
+    expected = {(e.function, p) for e in exercises.values() for p in e.parts}
+    assert seen == expected, f"parts without a test cell: {sorted(expected - seen)}"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_each_answer_cell_is_named_after_its_function(assignment):
+    for path in source_notebooks(assignment):
+        for cell in nbformat.read(str(path), as_version=4).cells:
+            m = meta(cell)
+            if cell.cell_type == "code" and m.get("solution"):
+                assert re.search(rf"^def {m['grade_id']}\(", cell.source, re.M), m["grade_id"]
+                assert '"""' in cell.source, f"{m['grade_id']}: the stub must document itself"
+
+
+@pytest.fixture(scope="module", params=ASSIGNMENTS)
+def solved(request):
+    return request.param, run_cells(source_notebooks(request.param)[0])
+
+
+@pytest.fixture(scope="module", params=ASSIGNMENTS)
+def released(request):
+    path = sorted((ROOT / "assignments" / request.param).glob("*.ipynb"))[0]
+    return request.param, run_cells(path)
+
+
+def test_the_solutions_pass_every_part(solved):
+    assignment, namespace = solved
+    for exercise in of(assignment):
+        for part in exercise.parts:
+            for hidden in (False, True):
+                mismatch = evaluate(exercise, namespace[exercise.function], part, hidden)
+                assert mismatch is None, mismatch.describe(exercise.function)
+
+
+def test_the_stubs_fail_every_part(released):
+    assignment, namespace = released
+    for exercise in of(assignment):
+        for part in exercise.parts:
+            mismatch = evaluate(exercise, namespace[exercise.function], part)
+            assert mismatch is not None and "NotImplementedError" in mismatch.detail
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_every_catalogued_mistake_fails_a_part_and_is_named(assignment):
+    for exercise in of(assignment):
+        assert exercise.mistakes, f"{exercise.id} has no mistake catalogue"
+        for mistake in exercise.mistakes:
+            named = False
+            for part in exercise.parts:
+                for hidden in (False, True):
+                    found = exercise.check(mistake.implementation, part, hidden)
+                    named |= found is not None and found.mistake == mistake.name
+            assert named, f"{exercise.id}: '{mistake.name}' is never diagnosed by name"

@@ -1,0 +1,152 @@
+"""The real pipeline on the demo class: nbgrader autograde, out-of-process
+verification, feedback and gradebook, checked against what each demo
+submission is declared to get wrong."""
+
+import csv
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from descentlab.grading import demo
+from descentlab.grading.pipeline import grade
+
+from .notebooks import ROOT, assignments
+
+ASSIGNMENTS = assignments()
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """Every demo submission graded once, in a scratch copy of course/demo."""
+    course = tmp_path_factory.mktemp("course")
+    shutil.copytree(demo.DEMO / "submitted", course / "submitted")
+    rows = {}
+    for assignment in ASSIGNMENTS:
+        for row in grade(assignment, course):
+            rows[row.student, assignment] = row
+    return course, rows
+
+
+def feedback_of(course: Path, student: str, assignment: str) -> str:
+    return "".join(p.read_text() for p in (course / "feedback" / student / assignment).glob("*.html"))
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_scores_equal_what_each_submission_should_get(graded, assignment):
+    _, rows = graded
+    expected = demo.expected_rows()
+    for student, submission in demo.submissions(assignment).items():
+        row = rows[student, assignment]
+        score, total = demo.expected_score(assignment, submission)
+        assert (row.score, row.max_score) == (score, total), \
+            f"{student} ({submission.note}): got {row.score}/{row.max_score}, flags {row.flags}"
+        assert expected[student, assignment] == (score, total), "course/demo/expected.csv is stale"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_feedback_names_each_mistake_and_hides_the_hidden_tests(graded, assignment):
+    course, rows = graded
+    for student, submission in demo.submissions(assignment).items():
+        html = feedback_of(course, student, assignment)
+        assert html, f"no feedback for {student}"
+        assert "hidden=True" not in html and "BEGIN HIDDEN TESTS" not in html
+        for phrase in submission.mentions:
+            assert phrase in html, f"{student}'s feedback does not say {phrase!r}"
+        for flag in submission.flags:
+            assert any(f.startswith(flag) for f in rows[student, assignment].flags), \
+                f"{student}: expected a {flag} flag, got {rows[student, assignment].flags}"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_the_solution_validates_and_the_hand_graded_answer_is_flagged(graded, assignment):
+    from nbgrader.validator import Validator
+
+    course, rows = graded
+    for path in (course / "submitted" / "solution" / assignment).glob("*.ipynb"):
+        results = Validator().validate(str(path))
+        assert not results.get("failed") and not results.get("changed"), results
+    flags = rows["solution", assignment].flags
+    assert all(f.startswith("needs-manual-grading") for f in flags), flags
+
+
+def test_grading_again_changes_nothing(graded):
+    course, rows = graded
+    assignment = ASSIGNMENTS[0]
+    again = {r.student: r for r in grade(assignment, course)}
+    for student, row in again.items():
+        assert (row.score, row.max_score, row.flags) == (
+            rows[student, assignment].score, rows[student, assignment].max_score,
+            rows[student, assignment].flags)
+    notebook = next((course / "autograded" / "vic" / assignment).glob("*.ipynb"))
+    notes = [c for c in nbformat.read(str(notebook), as_version=4).cells
+             if c.source.startswith("**Grader's note")]
+    assert len(notes) == 1
+
+
+def test_parallel_workers_give_the_same_grades(graded, tmp_path):
+    course, rows = graded
+    assignment = ASSIGNMENTS[0]
+    shutil.copytree(course / "submitted", tmp_path / "submitted")
+    parallel = grade(assignment, tmp_path, workers=2)
+    assert {(r.student, r.score, r.max_score) for r in parallel} == {
+        (s, r.score, r.max_score) for (s, a), r in rows.items() if a == assignment}
+
+
+def test_broken_submissions_are_flagged_and_the_class_is_still_graded(tmp_path):
+    assignment = "ps3_adaptive"
+    released = next((ROOT / "assignments" / assignment).glob("*.ipynb"))
+    submitted = tmp_path / "submitted"
+    shutil.copytree(demo.DEMO / "submitted" / "solution", submitted / "solution")
+
+    def student(name):
+        folder = submitted / name / assignment
+        folder.mkdir(parents=True)
+        return folder / released.name
+
+    student("corrupt").write_text("{ this is not json")
+    (submitted / "empty" / assignment).mkdir(parents=True)
+    for name, code in (("killer", "import os\nos._exit(1)"), ("sleeper", "while True:\n    pass")):
+        nb = nbformat.read(str(demo.DEMO / "submitted" / "solution" / assignment / released.name), 4)
+        nb.cells.insert(2, nbformat.v4.new_code_cell(code))
+        nbformat.write(nb, str(student(name)))
+
+    rows = {r.student: r for r in grade(assignment, tmp_path, cell_timeout=5)}
+    assert set(rows) == {"corrupt", "empty", "killer", "sleeper", "solution"}
+    total = rows["solution"].max_score
+    assert rows["solution"].score == total - 2  # all but the hand-graded answer
+    for name in ("corrupt", "empty", "killer"):
+        assert rows[name].score == 0 and rows[name].max_score == total, (name, rows[name])
+    assert "autograde-failed" in rows["corrupt"].flags
+    # the sleeper's loop is interrupted; the rest of its (correct) notebook still counts
+    assert rows["sleeper"].score == total - 2, rows["sleeper"]
+    # nothing was lost: the submissions are untouched and the gradebook has every student
+    assert student.__name__ and (submitted / "corrupt" / assignment / released.name).read_text() \
+        == "{ this is not json"
+
+
+def test_cli_prints_csv_and_exits_zero(graded, tmp_path):
+    course, rows = graded
+    assignment = ASSIGNMENTS[0]
+    shutil.copytree(course / "submitted" / "noor", tmp_path / "submitted" / "noor")
+    out = subprocess.run([sys.executable, "-m", "descentlab.cli", "grade", assignment,
+                          "--course", str(tmp_path)], capture_output=True, text=True, timeout=600,
+                         env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    assert out.returncode == 0, out.stderr
+    table = list(csv.DictReader(io.StringIO(out.stdout)))
+    assert list(table[0]) == ["student", "assignment", "score", "max_score", "flags"]
+    assert [(r["student"], float(r["score"])) for r in table] == [
+        ("noor", rows["noor", assignment].score)]
+
+
+def test_cli_rejects_an_unknown_assignment(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "descentlab.cli", "grade", "ps9_nothing",
+                          "--course", str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and "ASSIGNMENT" in out.stderr
