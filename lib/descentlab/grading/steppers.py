@@ -31,6 +31,9 @@ class StepPart:
     shapes: tuple[tuple[int, ...], ...] = ((5,), (3, 4))
     grad_scale: float = 1.0
     dtype: type = np.float64
+    #: hyperparameters that change from step to step (a schedule), cycled:
+    #: e.g. {"lr": (0.1, 0.1, 0.01)}; they override the case's value
+    vary: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -53,18 +56,22 @@ class StepExercise(Exercise):
             w0 = rng.standard_normal(shape).astype(plan.dtype)
             grads = [(plan.grad_scale * rng.standard_normal(shape)).astype(plan.dtype)
                      for _ in range(plan.steps)]
+            per_step = [{**hyper, **{n: v[t % len(v)] for n, v in plan.vary.items()}}
+                        for t in range(plan.steps)]
+            shown = {**hyper, **{n: "changing every step" for n in plan.vary}}
             label = (f"{'hidden ' if hidden else ''}case {k + 1} of {len(hypers)}: "
-                     f"{', '.join(f'{n}={v}' for n, v in hyper.items())}; w of shape {shape}, "
+                     f"{', '.join(f'{n}={v}' for n, v in shown.items())}; w of shape {shape}, "
                      f"{np.dtype(plan.dtype).name}")
-            cases.append(Case(label, dict(w0=w0, grads=grads, hyper=hyper, observe=plan.observe)))
+            cases.append(Case(label, dict(w0=w0, grads=grads, hyper=per_step,
+                                          observe=plan.observe)))
         return cases
 
     def play(self, fn: Callable, case: Case):
         w = case.data["w0"].copy()
         state: dict = {}
         observed = []
-        for g in case.data["grads"]:
-            new_w = self.call(fn, w.copy(), g.copy(), state, **case.data["hyper"])
+        for g, hyper in zip(case.data["grads"], case.data["hyper"]):
+            new_w = self.call(fn, w.copy(), g.copy(), state, **hyper)
             seen = {}
             if isinstance(new_w, Raised):
                 observed.append({v: new_w for v in self._variables(case)})

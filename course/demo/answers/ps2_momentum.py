@@ -1,0 +1,119 @@
+"""Demo submissions for ps2_momentum (see descentlab.grading.demo)."""
+
+from descentlab.grading.demo import Submission
+
+SGD = '''
+if "momentum_buffer" not in state:
+    state["momentum_buffer"] = dw.copy()
+else:
+    state["momentum_buffer"] = momentum * state["momentum_buffer"] + (1 - dampening) * dw
+return w - lr * state["momentum_buffer"]
+'''
+
+CLASSIC = '''
+v = state.get("velocity", np.zeros_like(w))
+state["velocity"] = momentum * v - lr * dw
+return w + state["velocity"]
+'''
+
+NESTEROV = '''
+b = state.get("momentum_buffer")
+b = dw.copy() if b is None else momentum * b + dw
+state["momentum_buffer"] = b
+return w - lr * (dw + momentum * b)
+'''
+
+SUBMISSIONS = {
+    "noor": Submission(
+        "dampens the very first gradient, as if the buffer started at zero",
+        answers={"sgd_momentum_step": '''
+b = state.get("momentum_buffer", np.zeros_like(w))
+state["momentum_buffer"] = momentum * b + (1 - dampening) * dw
+return w - lr * state["momentum_buffer"]
+''', "classic_momentum_step": CLASSIC, "nesterov_step": NESTEROV},
+        breaks=["test_sgd_momentum_step_first_step", "test_sgd_momentum_step_dampening",
+                "test_sgd_momentum_step_changing_lr"],
+        mentions=["dampening applied on the first step"]),
+    "tomas": Submission(
+        "subtracts the momentum term in Nesterov's direction",
+        answers={"sgd_momentum_step": SGD, "classic_momentum_step": CLASSIC,
+                 "nesterov_step": NESTEROV.replace("dw + momentum * b", "dw - momentum * b")},
+        breaks=["test_nesterov_step_trajectory"],
+        mentions=["Nesterov with the wrong sign"]),
+    "lena": Submission(
+        "writes the classic form with PyTorch's learning rate outside the velocity; "
+        "right while the rate is constant, wrong once it changes",
+        answers={"sgd_momentum_step": SGD, "nesterov_step": NESTEROV,
+                 "classic_momentum_step": '''
+b = state.get("buffer")
+b = dw.copy() if b is None else momentum * b + dw
+state["buffer"] = b
+state["velocity"] = -lr * b
+return w + state["velocity"]
+'''},
+        breaks=["test_classic_momentum_step_changing_lr"],
+        mentions=["the learning rate outside the velocity"]),
+    "kofi": Submission(
+        "ignores dampening",
+        answers={"sgd_momentum_step": SGD.replace("(1 - dampening) * dw", "dw"),
+                 "classic_momentum_step": CLASSIC, "nesterov_step": NESTEROV},
+        breaks=["test_sgd_momentum_step_dampening", "test_sgd_momentum_step_changing_lr"],
+        mentions=["dampening ignored"]),
+    "mira": Submission(
+        "correct, written differently: in-place buffers and a loop over coordinates",
+        answers={
+            "sgd_momentum_step": '''
+if "momentum_buffer" in state:
+    b = state["momentum_buffer"]
+    b *= momentum
+    b += dw * (1.0 - dampening)
+else:
+    state["momentum_buffer"] = np.array(dw, copy=True)
+return w - state["momentum_buffer"] * lr
+''',
+            "classic_momentum_step": '''
+v = state.setdefault("velocity", np.zeros_like(w))
+out = np.empty_like(w)
+for i in np.ndindex(w.shape):
+    v[i] = momentum * v[i] - lr * dw[i]
+    out[i] = w[i] + v[i]
+return out
+''',
+            "nesterov_step": '''
+prev = state.get("momentum_buffer")
+state["momentum_buffer"] = dw + (0 if prev is None else momentum * prev)
+return w - lr * dw - lr * momentum * state["momentum_buffer"]
+'''},
+        breaks=[]),
+    "rex": Submission(
+        "hands Nesterov to torch.optim.SGD",
+        answers={"sgd_momentum_step": SGD, "classic_momentum_step": CLASSIC,
+                 "nesterov_step": '''
+import torch
+t = torch.tensor(w, requires_grad=True)
+opt = torch.optim.SGD([t], lr=lr, momentum=momentum, nesterov=True)
+if state:
+    opt.state[t]["momentum_buffer"] = torch.tensor(state["momentum_buffer"])
+t.grad = torch.tensor(dw)
+opt.step()
+state["momentum_buffer"] = opt.state[t]["momentum_buffer"].numpy().copy()
+return t.detach().numpy().copy()
+'''},
+        breaks=["test_nesterov_step_trajectory", "test_nesterov_step_state"],
+        mentions=["no credit"],
+        flags=["reference-call"]),
+    "vic": Submission(
+        "gets the classic velocity's sign wrong and deletes the tests that show it; "
+        "nbgrader puts them back",
+        answers={"sgd_momentum_step": SGD, "nesterov_step": NESTEROV,
+                 "classic_momentum_step": '''
+v = state.get("velocity", np.zeros_like(w))
+state["velocity"] = momentum * v + lr * dw
+return w + state["velocity"]
+'''},
+        test_edits={"test_classic_momentum_step_trajectory": None,
+                    "test_classic_momentum_step_state": None,
+                    "test_classic_momentum_step_changing_lr": None},
+        breaks=["test_classic_momentum_step_trajectory", "test_classic_momentum_step_state",
+                "test_classic_momentum_step_changing_lr"]),
+}
