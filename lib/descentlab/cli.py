@@ -16,9 +16,7 @@ from . import __version__
 from .bench import SUITES
 
 # Parts of `descentlab course` that are not built yet, and the issue that builds them.
-TO_COME = {
-    "lectures": "headless execution of lectures/ (lectures issue)",
-}
+TO_COME: dict[str, str] = {}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,7 +24,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"descentlab {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    sub.add_parser("course", help="the main job: build and check every part of the course")
+    crs = sub.add_parser("course", help="the main job: build and check every part of the course")
+    crs.add_argument("--workers", type=int, default=2,
+                     help="grade this many demo submissions at once (default: 2)")
+
+    lec = sub.add_parser("lectures", help="execute every lecture headless and time it")
+    lec.add_argument("--keep", type=Path, default=None,
+                     help="write the executed notebooks into this folder")
 
     bench = sub.add_parser("bench", help="benchmarks against peers measured in the same run")
     suites = bench.add_subparsers(dest="suite", required=True, metavar="SUITE")
@@ -57,7 +61,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "course":
         from .course import main as course_main
-        return course_main()
+        return course_main(workers=args.workers)
+    if args.command == "lectures":
+        from .notebooks import LECTURES, execute_all, table
+        runs = execute_all(LECTURES, keep=args.keep)
+        print(table(runs) if runs else "no lectures in lectures/")
+        return 0 if all(r.ok for r in runs) else 1
     if args.command == "bench":
         return importlib.import_module(SUITES[args.suite]).main(args)
     if args.command == "release":

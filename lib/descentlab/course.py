@@ -1,9 +1,12 @@
-"""``descentlab course``: build and check every part of the course that exists.
+"""``descentlab course``: build and check the whole course, as ``make course`` does.
 
-Today that is the reference optimizers, each checked against torch.optim
-(which also fills Numba's cache, so the lectures start fast).  The lectures,
-the assignments and the demo grading are reported as still to come rather
-than faked.
+1. check the reference optimizers against torch.optim (and fill Numba's cache);
+2. release: generate ``assignments/`` from ``solutions/`` and rebuild the demo
+   class from it;
+3. execute every lecture headless, with a progress bar and a timing table;
+4. grade the demo class in ``course/demo`` and print the gradebook;
+5. fail if a lecture failed or a demo score differs from
+   ``course/demo/expected.csv``.
 """
 
 from __future__ import annotations
@@ -19,53 +22,100 @@ from . import __version__
 
 #: float64 runs of 300 steps must agree with torch.optim to this (DESIGN.md).
 TOLERANCE = 1e-10
-
-
-def repo_root() -> Path:
-    """The checkout that holds lectures/ and solutions/ (the package lives in lib/)."""
-    here = Path(__file__).resolve().parents[2]
-    for candidate in (Path.cwd(), here):
-        if (candidate / "lectures").is_dir() and (candidate / "lib" / "descentlab").is_dir():
-            return candidate
-    return here
+REPO = Path(__file__).resolve().parents[2]
 
 
 def check_optimizers() -> bool:
     from . import compare, optim
 
-    print("Reference optimizers (descentlab.optim) against torch.optim, float64, 300 steps:")
-    t0 = time.perf_counter()
+    print("1. Reference optimizers against torch.optim (float64, 300 steps)")
+    results = [compare.against_torch(name, steps=300, dtype=np.float64)
+               for name in tqdm(optim.TORCH_OPTIMIZERS, desc="optimizers", leave=False)]
     ok = True
-    results = []
-    for name in tqdm(optim.TORCH_OPTIMIZERS, desc="optimizers", unit="opt", leave=False):
-        results.append(compare.against_torch(name, steps=300, dtype=np.float64))
     for r in results:
         good = r.max_relative_error <= TOLERANCE
         ok &= good
-        print(f"  {r.name:9s} max relative difference {r.max_relative_error:.1e}  "
+        print(f"   {r.name:9s} max relative difference {r.max_relative_error:.1e}  "
               f"{'ok' if good else f'FAILED (tolerance {TOLERANCE:.0e})'}")
-    print(f"  extras: {', '.join(optim.EXTRAS)} (no torch counterpart; checked by the test suite)")
-    print(f"  ({time.perf_counter() - t0:.1f} s, including compiling any kernel not yet cached)\n")
     return ok
 
 
-def report_parts(root: Path) -> None:
-    lectures = sorted(p.name for p in (root / "lectures").glob("*.ipynb"))
-    assignments = sorted(p.name for p in (root / "solutions").iterdir() if p.is_dir()) \
-        if (root / "solutions").is_dir() else []
-    print("Other parts of the course:")
-    print(f"  lectures       {', '.join(lectures) if lectures else 'none yet (lectures/ is empty)'}")
-    print(f"  assignments    {', '.join(assignments) if assignments else 'none yet (solutions/ is empty)'}")
-    print("  still to come  schedulers, initializers and layers; loss surfaces and widgets;")
-    print("                 nbgrader release, lecture execution and demo grading")
+def release_all() -> None:
+    from .grading import demo
+    from .grading.pipeline import assignments, release
+
+    print("\n2. Release: solutions/ -> assignments/, and the demo class")
+    started = time.perf_counter()
+    names = assignments()
+    for name in tqdm(names, desc="release", leave=False):
+        release([name])
+        demo.build(name)
+    print(f"   {len(names)} assignments released ({', '.join(names)}) "
+          f"in {time.perf_counter() - started:.1f} s")
 
 
-def main() -> int:
-    root = repo_root()
-    print(f"descentlab {__version__}: building the course in {root}\n")
-    ok = check_optimizers()
-    report_parts(root)
-    if not ok:
-        print("\ndescentlab course: the reference disagrees with torch.optim", file=sys.stderr)
+def run_lectures() -> bool:
+    from .notebooks import LECTURES, execute_all, table
+
+    print("\n3. Lectures, executed headless")
+    runs = execute_all(LECTURES, keep=REPO / "out" / "lectures")
+    if not runs:
+        print("   (no lectures yet)")
+        return True
+    print("   " + table(runs).replace("\n", "\n   "))
+    return all(r.ok for r in runs)
+
+
+def grade_demo(workers: int) -> bool:
+    from .bench import table
+    from .grading import demo
+    from .grading.pipeline import assignments, grade
+
+    print(f"\n4. Grading the demo class in course/demo ({workers} worker{'s' * (workers > 1)})")
+    expected = demo.expected_rows()
+    rows = []
+    for name in tqdm(assignments(), desc="grading", leave=False):
+        rows += grade(name, demo.DEMO, workers=workers)
+    names = sorted({r.assignment for r in rows})
+    by = {(r.student, r.assignment): r for r in rows}
+    lines, ok = [], True
+    for student in sorted({r.student for r in rows}):
+        cells = []
+        for name in names:
+            row = by.get((student, name))
+            if row is None:
+                cells.append("")
+                continue
+            want = expected.get((student, name))
+            good = want == (row.score, row.max_score)
+            ok &= good
+            cells.append(f"{row.score:g}/{row.max_score:g}"
+                         + ("" if good else f" (expected {want[0]:g})" if want else " (unexpected)"))
+        lines.append([student] + cells)
+    missing = sorted(set(expected) - set(by))
+    ok &= not missing
+    print("   " + table(["student"] + names, lines).replace("\n", "\n   "))
+    flagged = [r for r in rows if r.flags]
+    if flagged:
+        print("   flags: " + "; ".join(f"{r.student}/{r.assignment}: {','.join(r.flags)}"
+                                       for r in flagged))
+    print(f"   {len(rows)} submissions in {sum(r.seconds for r in rows):.0f} s of grading; "
+          f"feedback in course/demo/feedback/")
+    if missing:
+        print(f"   MISSING from the run: {missing}")
+    return ok
+
+
+def main(workers: int = 2) -> int:
+    print(f"descentlab {__version__}: building the course in {REPO}\n")
+    started = time.perf_counter()
+    results = {"optimizers": check_optimizers()}
+    release_all()
+    results["lectures"] = run_lectures()
+    results["demo grades"] = grade_demo(workers)
+    print(f"\ndone in {time.perf_counter() - started:.0f} s")
+    failed = [k for k, ok in results.items() if not ok]
+    if failed:
+        print(f"descentlab course: FAILED: {', '.join(failed)}", file=sys.stderr)
         return 1
     return 0

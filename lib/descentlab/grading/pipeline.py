@@ -44,6 +44,7 @@ class Row:
     max_score: float
     flags: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)  # seconds per pipeline phase
 
     def csv(self) -> list[str]:
         return [self.student, self.assignment, f"{self.score:g}", f"{self.max_score:g}",
@@ -172,13 +173,16 @@ def grade_one(course: Path, assignment: str, student: str, cell_timeout: int = C
     from .verify import verify_notebook
 
     started = time.perf_counter()
+    phases: dict[str, float] = {}
     flags: list[str] = []
     api = _api(course, cell_timeout=cell_timeout)
     result = api.autograde(assignment, student, force=True, create=True)
+    phases["autograde"] = time.perf_counter() - started
     autograded = course / "autograded" / student / assignment
     notebooks = sorted(autograded.glob("*.ipynb")) if result.get("success") else []
     if not result.get("success"):
         flags.append("autograde-failed")
+    mark = time.perf_counter()
     for notebook in notebooks:
         try:
             verification = verify_notebook(notebook, assignment, cell_timeout=cell_timeout)
@@ -189,8 +193,11 @@ def grade_one(course: Path, assignment: str, student: str, cell_timeout: int = C
         flags += changes
         flags += [f"note:{n.split(':')[0]}" for n in verification.notes]
         _annotate(notebook, verification, [f for f in changes if not f.startswith("reference")])
+    phases["verify"] = time.perf_counter() - mark
+    mark = time.perf_counter()
     if notebooks and not api.generate_feedback(assignment, student, force=True).get("success"):
         flags.append("feedback-failed")
+    phases["feedback"] = time.perf_counter() - mark
 
     cfg = config(course)
     with Gradebook(cfg.CourseDirectory.db_url, "descentlab") as gb:
@@ -203,7 +210,7 @@ def grade_one(course: Path, assignment: str, student: str, cell_timeout: int = C
                 flags.append(f"needs-manual-grading:{manual:g}")
         except Exception:  # noqa: BLE001 - no submission row: autograde never got that far
             score, max_score = 0.0, gb.find_assignment(assignment).max_score
-    return Row(student, assignment, score, max_score, flags, time.perf_counter() - started)
+    return Row(student, assignment, score, max_score, flags, time.perf_counter() - started, phases)
 
 
 def _grade_one_quietly(args) -> Row:
