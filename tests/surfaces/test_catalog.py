@@ -230,3 +230,11 @@ def test_get_by_name_and_bad_names():
 def test_bad_points(x, y, error, match):
     with pytest.raises(error, match=match):
         S.rosenbrock().value(x, y)
+
+
+@pytest.mark.parametrize("name", sorted(S.SURFACES))
+def test_latex_renders_in_matplotlib_mathtext(name):
+    """Plot titles use the formula, and mathtext knows less LaTeX than MathJax."""
+    from matplotlib.mathtext import MathTextParser
+
+    MathTextParser("path").parse(f"${S.get(name).latex}$")

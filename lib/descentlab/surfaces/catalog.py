@@ -192,7 +192,7 @@ def quadratic(kappa: float = 10.0, lam_max: float = 1.0, angle: float = 0.0) -> 
     half = 10.0 / math.sqrt(lam_max)
     return Quadratic(
         name="quadratic", title=f"Quadratic, κ = {kappa:g}",
-        latex=r"f(x, y) = \tfrac12\left(\lambda_{\min} u^2 + \lambda_{\max} v^2\right),\ "
+        latex=r"f(x, y) = \frac{1}{2}\left(\lambda_{\min} u^2 + \lambda_{\max} v^2\right),\ "
               r"(u, v) = R_\phi^\top (x, y)",
         params={"kappa": kappa, "lam_max": lam_max, "angle": angle},
         xlim=(-half, half), ylim=(-half, half),
@@ -299,10 +299,14 @@ def gaussians(wells=GAUSSIAN_WELLS, bowl: float = 0.02) -> Surface:
         \exp\Bigl(-\frac{(x - a_k)^2 + (y - b_k)^2}{2 s_k^2}\Bigr)
 
     ``wells`` holds one ``(depth d, centre a, centre b, width s)`` per well.
-    The default is a wide shallow basin beside a narrow deep well: plain
-    descent settles in whichever basin it starts in, while enough momentum can
-    carry a run across.  Far from both wells the gradient is tiny, which
-    is where adaptive methods, which divide by its running size, keep moving.
+    The default is a wide shallow basin beside a narrow deep (sharp) well.
+    From the default start, on the narrow well's rim, gradient descent and
+    Adam drop into the sharp well, while heavy momentum (0.9) overshoots it
+    and settles in the wide basin; large steps or gradient noise also throw
+    a run out of the sharp well (Keskar et al., *On Large-Batch Training for
+    Deep Learning: Generalization Gap and Sharp Minima*, ICLR 2017).  Far
+    from both wells the gradient is small, where adaptive methods, which
+    divide by its running size, keep moving.
 
     The minimisers (global first) are each well's minimum, polished by
     Newton's method, since the wells and the bowl pull on one another.
@@ -326,7 +330,7 @@ def gaussians(wells=GAUSSIAN_WELLS, bowl: float = 0.02) -> Surface:
         name="gaussians", title="Steep optima",
         latex=r"f(x, y) = \beta\,\|p\|^2 - \sum_k d_k\, e^{-\|p - c_k\|^2 / 2 s_k^2}",
         params={"wells": wells, "bowl": bowl}, xlim=(-3.0, 3.0), ylim=(-3.0, 3.0),
-        start=(-2.6, 2.4), minimisers=(), kind=F.GAUSSIANS,
+        start=(2.0, 2.4), minimisers=(), kind=F.GAUSSIANS,
         coef=_coef(bowl, *(v for w in wells for v in w)))
     found = []
     for depth, cx, cy, width in wells:
@@ -355,7 +359,7 @@ def ravine(wall: float = 20.0, floor: float = 0.1, amplitude: float = 1.0,
     frequency = _finite(frequency, "frequency", owner)
     return Surface(
         name="ravine", title="Ravine",
-        latex=r"f(x, y) = \tfrac12\left(\phi\, x^2 + w\,(y - a \sin \omega x)^2\right)",
+        latex=r"f(x, y) = \frac{1}{2}\left(\phi\, x^2 + w\,(y - a \sin \omega x)^2\right)",
         params={"wall": wall, "floor": floor, "amplitude": amplitude, "frequency": frequency},
         xlim=(-6.0, 6.0), ylim=(-3.0, 3.0), start=(-5.5, -2.0),
         minimisers=((0.0, 0.0),), min_value=0.0, kind=F.RAVINE,
