@@ -80,6 +80,7 @@ def test_a_slider_move_recomputes_and_redraws_in_place(explorer):
 
 def test_picture_is_the_figure_as_png(explorer):
     e = explorer
+    e.set(momentum=0.5, lr={"Adam": 0.2})  # a redraw over an earlier picture leaves no trace
     picture = Image.open(io.BytesIO(e.png()))
     assert picture.format == "PNG"
     assert picture.size == tuple(int(v) for v in e.figure.get_size_inches() * e.figure.dpi)

@@ -33,6 +33,8 @@ import math
 from pathlib import Path
 
 import numpy as np
+from numba.core.caching import FunctionCache
+from numba.core.dispatcher import Dispatcher
 
 from .. import _checks, optim
 from .._jit import inline, jit
@@ -79,18 +81,18 @@ def _dependency_hash() -> str:
     return digest.hexdigest()
 
 
+class _DependentCache(FunctionCache):
+    """Numba's cache, with the key extended by :func:`_dependency_hash`."""
+
+    def _index_key(self, sig, codegen):
+        return (*super()._index_key(sig, codegen), _dependency_hash())
+
+
 def _loop(fn):
-    """:func:`descentlab._jit.jit`, with the cache key extended by
-    :func:`_dependency_hash`."""
+    """:func:`descentlab._jit.jit` with a :class:`_DependentCache`."""
     dispatcher = jit(fn)
-    if hasattr(dispatcher, "_cache") and hasattr(dispatcher, "py_func"):
-        from numba.core.caching import FunctionCache
-
-        class DependentCache(FunctionCache):
-            def _index_key(self, sig, codegen):
-                return (*super()._index_key(sig, codegen), _dependency_hash())
-
-        dispatcher._cache = DependentCache(fn)
+    if isinstance(dispatcher, Dispatcher):  # not under NUMBA_DISABLE_JIT=1
+        dispatcher._cache = _DependentCache(fn)
     return dispatcher
 
 
