@@ -1,7 +1,6 @@
 """The numpy models: backpropagation against torch autograd and finite
 differences, and a short training run with descentlab.optim."""
 
-import os
 
 import numpy as np
 import pytest
@@ -12,7 +11,6 @@ import descentlab.optim as dlo
 from descentlab import data
 from descentlab.models import MLP, LinearRegression, SoftmaxRegression
 
-NOJIT = os.environ.get("NUMBA_DISABLE_JIT") == "1"
 
 
 def problem(seed, n, d, c, dtype=np.float64):
@@ -147,7 +145,8 @@ def test_adagrad_learns_the_rare_weight_faster_than_sgd():
 
 @pytest.mark.parametrize("call, error, match", [
     (lambda m: m.loss_and_grads(np.zeros((3, 5)), np.zeros(3, int)), ValueError, r"\(n, 4\)"),
-    (lambda m: m.loss_and_grads(np.zeros((3, 4), np.float32), np.zeros(3, int)), TypeError, "dtype"),
+    (lambda m: m.loss_and_grads(np.zeros((3, 4), np.float32), np.zeros(3, int)), TypeError,
+     "dtype"),
     (lambda m: m.loss_and_grads(np.zeros((3, 4)), np.zeros(3)), TypeError, "y"),
     (lambda m: m.loss_and_grads(np.zeros((3, 4)), np.zeros(2, int)), ValueError, "y"),
     (lambda m: m.loss_and_grads(np.zeros((3, 4)), np.array([0, 1, 3])), ValueError, "labels"),

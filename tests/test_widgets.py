@@ -4,7 +4,6 @@ trajectories descentlab.surfaces computes, and it redraws in place."""
 import base64
 import io
 import os
-import sys
 from pathlib import Path
 
 import matplotlib
@@ -16,7 +15,7 @@ import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 
 import descentlab.surfaces as S  # noqa: E402
-from descentlab.widgets import ENTRIES, SurfaceExplorer  # noqa: E402
+from descentlab.widgets import ENTRIES, Entry, SurfaceExplorer  # noqa: E402
 
 NOJIT = os.environ.get("NUMBA_DISABLE_JIT") == "1"
 STEPS = 30 if NOJIT else 150
@@ -214,10 +213,20 @@ def test_diverging_runs_draw_without_warnings(recwarn):
     (dict(steps=2.5), TypeError, "steps"),
     (dict(x0=(100.0, 0.0)), ValueError, r"x0\[0\]"),
     (dict(seed=-1), ValueError, "seed"),
+    (dict(x0=3.0), TypeError, "x0"),
 ])
 def test_bad_settings(explorer, settings, error, match):
     with pytest.raises(error, match=match):
         explorer.set(**settings)
+
+
+def test_custom_entries():
+    extra = {"RMSprop centred": Entry("RMSprop", {"centered": True}, (), "adaptive")}
+    e = SurfaceExplorer("beale", optimizers=["RMSprop centred"], entries=extra, steps=STEPS)
+    np.testing.assert_array_equal(shown(e, "RMSprop centred")[0], S.trajectory(
+        "RMSprop", "beale", e.x0, STEPS, lr=e.lr_sliders["RMSprop centred"].value, centered=True))
+    with pytest.raises(ValueError, match="entries"):
+        SurfaceExplorer(entries={"bad": Entry("Adamm", {}, (), "adaptive")})
 
 
 def test_display_bundle_has_the_widget_and_a_static_picture(explorer):
@@ -232,9 +241,11 @@ def test_the_update_times_its_parts(explorer):
 
 
 NOTEBOOK_CELLS = [
-    "import matplotlib.pyplot as plt\n%matplotlib inline\nfrom descentlab.widgets import SurfaceExplorer",
+    "import matplotlib.pyplot as plt\n%matplotlib inline\n"
+    "from descentlab.widgets import SurfaceExplorer",
     f"e = SurfaceExplorer('beale', optimizers=['SGD', 'Adam'], steps={STEPS})\ne",
-    "e.set(surface='quadratic', kappa=20)\ne.optimal_button.click()\nprint(e.lr_sliders['SGD'].value)",
+    "e.set(surface='quadratic', kappa=20)\ne.optimal_button.click()\n"
+    "print(e.lr_sliders['SGD'].value)",
     "e.momentum_slider.value = 0.3\ndisplay(e)\nprint(len(plt.get_fignums()))",
 ]
 

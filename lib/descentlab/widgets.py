@@ -51,6 +51,7 @@ from typing import Any, NamedTuple
 import ipywidgets as widgets
 import numpy as np
 
+from . import _checks
 from . import surfaces as S
 
 __all__ = ["SurfaceExplorer", "Entry", "ENTRIES", "DEFAULT_LRS"]
@@ -146,6 +147,12 @@ class SurfaceExplorer:
                  betas=(0.9, 0.999), noise: float = 0.0, seed: int = 0, kappa: float | None = None,
                  entries: dict[str, Entry] | None = None, figsize=(10.0, 4.2), dpi: int = 100):
         self.entries = {**ENTRIES, **(entries or {})}
+        for label, entry in self.entries.items():
+            if not isinstance(entry, Entry) or entry.optimizer not in S.OPTIMIZERS \
+                    or entry.family not in ("sgd", "adaptive", "adadelta"):
+                raise ValueError(f"SurfaceExplorer: entries[{label!r}] must be an Entry of an "
+                                 f"optimizer in {list(S.OPTIMIZERS)} and a family 'sgd', "
+                                 f"'adaptive' or 'adadelta', got {entry!r}")
         self._surfaces: dict[str, S.Surface | None] = {name: None for name in S.SURFACES}
         self.surface: S.Surface | None = None
         self.seed = seed
@@ -208,7 +215,11 @@ class SurfaceExplorer:
                                      f"{list(self.entries)}")
                 self.optimizer_picker.value = labels
             if "x0" in settings:
-                x, y = settings["x0"]
+                try:
+                    x, y = settings["x0"]
+                except (TypeError, ValueError):
+                    raise TypeError(f"SurfaceExplorer: x0 must be a pair (x, y), "
+                                    f"got {settings['x0']!r}") from None
                 _assign(self.x0_slider, x, "x0[0]")
                 _assign(self.y0_slider, y, "x0[1]")
             if "lr" in settings:
@@ -228,8 +239,6 @@ class SurfaceExplorer:
                 if key in settings:
                     _assign(slider, settings[key], key)
             if "seed" in settings:
-                from . import _checks
-
                 self.seed = _checks.integer(settings["seed"], "seed", "SurfaceExplorer", minimum=0)
                 self._request("paths")
 
@@ -385,8 +394,9 @@ class SurfaceExplorer:
         with self.hold():
             self.set(optimizers=dict.fromkeys((*self.selected, "SGD+momentum")),
                      lr={"SGD+momentum": hb["lr"]}, momentum=hb["momentum"])
-        self.optimal_label.value = (f"heavy ball: lr = {hb['lr']:.4g}, momentum = "
-                                    f"{hb['momentum']:.4g}; error × {q.heavy_ball_rate:.3g} per step")
+        self.optimal_label.value = (f"heavy ball: lr = {hb['lr']:.4g}, "
+                                    f"momentum = {hb['momentum']:.4g}; "
+                                    f"error × {q.heavy_ball_rate:.3g} per step")
         return hb
 
     def _quadratic(self) -> S.Quadratic:
@@ -586,8 +596,6 @@ def _png(canvas) -> bytes:
 
 def _assign(widget, value, name: str) -> None:
     """Set a control's value, refusing what the control would silently clip."""
-    from . import _checks
-
     if isinstance(widget, widgets.Dropdown):
         if value not in widget.options:
             raise ValueError(f"SurfaceExplorer: {name} must be one of {list(widget.options)}, "

@@ -109,7 +109,8 @@ def fd_hessian(s, p, h=1e-4):
     hx, hy = h * (1 + abs(x)), h * (1 + abs(y))
     fxx = (f(x + hx, y) - 2 * f(x, y) + f(x - hx, y)) / hx ** 2
     fyy = (f(x, y + hy) - 2 * f(x, y) + f(x, y - hy)) / hy ** 2
-    fxy = (f(x + hx, y + hy) - f(x + hx, y - hy) - f(x - hx, y + hy) + f(x - hx, y - hy)) / (4 * hx * hy)
+    fxy = (f(x + hx, y + hy) - f(x + hx, y - hy) - f(x - hx, y + hy)
+           + f(x - hx, y - hy)) / (4 * hx * hy)
     return np.array([[fxx, fxy], [fxy, fyy]])
 
 
@@ -169,7 +170,8 @@ def test_gaussians_global_minimum_is_the_narrow_deep_well():
     assert s.value(*narrow) < s.value(*wide)
     assert math.dist(narrow, S.GAUSSIAN_WELLS[1][1:3]) < 0.1
     # the narrow well is steeper: larger curvature at its bottom
-    assert np.linalg.eigvalsh(fd_hessian(s, narrow))[0] > 5 * np.linalg.eigvalsh(fd_hessian(s, wide))[1]
+    steepest_wide = np.linalg.eigvalsh(fd_hessian(s, wide))[1]
+    assert np.linalg.eigvalsh(fd_hessian(s, narrow))[0] > 5 * steepest_wide
 
 
 @given(kappa=st.floats(1.0, 1e4), lam_max=st.floats(1e-2, 1e2), angle=st.floats(-4.0, 4.0))

@@ -95,7 +95,8 @@ def test_gradient_descent_at_the_optimal_step_contracts_by_its_closed_form(kappa
     path = S.trajectory("SGD", q, q.start, steps, lr=2.0 / (q.lam_min + q.lam_max))
     norms = np.hypot(path[:, 0], path[:, 1])
     rate = (kappa - 1) / (kappa + 1)
-    np.testing.assert_allclose(norms, norms[0] * rate ** np.arange(steps + 1), rtol=1e-9, atol=1e-300)
+    np.testing.assert_allclose(norms, norms[0] * rate ** np.arange(steps + 1), rtol=1e-9,
+                               atol=1e-300)
     # any other step size is slower in the worst case, which is a start along
     # one of the eigenvectors (u and v axes)
     eigenvectors = [(math.cos(angle), math.sin(angle)), (-math.sin(angle), math.cos(angle))]

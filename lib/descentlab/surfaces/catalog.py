@@ -84,8 +84,9 @@ class Surface:
         if _is_scalar(x) and _is_scalar(y):
             # the scalar path is the very code the compiled trajectories run,
             # so a gradient taken here equals the one a trajectory uses
-            f, gx, gy = F.evaluate(self.kind, self.coef,
-                                   _checks.real(x, "x", self.title), _checks.real(y, "y", self.title))
+            x = _checks.real(x, "x", self.title)
+            y = _checks.real(y, "y", self.title)
+            f, gx, gy = F.evaluate(self.kind, self.coef, x, y)
             return float(f), float(gx), float(gy)
         xs, ys = (_as_float_array(v, name, self.title) for v, name in ((x, "x"), (y, "y")))
         try:
@@ -135,12 +136,14 @@ class Quadratic(Surface):
 
     @property
     def optimal_lr(self) -> float:
-        r"""The best constant step for gradient descent, :math:`2/(\lambda_{\min}+\lambda_{\max})`."""
+        r"""The best constant step of gradient descent,
+        :math:`\alpha^* = 2/(\lambda_{\min}+\lambda_{\max})`."""
         return 2.0 / (self.lam_min + self.lam_max)
 
     @property
     def gd_rate(self) -> float:
-        r"""Error contraction per step of gradient descent at :math:`\alpha^*`: :math:`(\kappa-1)/(\kappa+1)`."""
+        r"""The error's contraction per step of gradient descent at
+        :math:`\alpha^*`: :math:`(\kappa-1)/(\kappa+1)`."""
         return (self.kappa - 1.0) / (self.kappa + 1.0)
 
     @property

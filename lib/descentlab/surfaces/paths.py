@@ -48,7 +48,6 @@ from ..optim.nadam import nadam_kernel
 from ..optim.radam import radam_kernel
 from ..optim.rmsprop import rmsprop_kernel
 from ..optim.sgd import sgd_kernel
-from . import _formulas
 from ._formulas import evaluate
 from .catalog import Surface, get
 
