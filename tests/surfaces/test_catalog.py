@@ -174,6 +174,19 @@ def test_gaussians_global_minimum_is_the_narrow_deep_well():
     assert np.linalg.eigvalsh(fd_hessian(s, narrow))[0] > 5 * steepest_wide
 
 
+@pytest.mark.parametrize("wells, count", [
+    (((1.0, 0.0, 0.0, 1.0), (1.0, 1e-3, 0.0, 1.0)), 1),  # two wells that merge into one
+    (((2.0, 0.0, 0.0, 1.0), (0.01, 1.0, 0.0, 0.3)), 1),  # a dent too faint to hold a minimum
+    # a faint dent on the saddle between two wells: Newton finds the saddle
+    (((1.0, -1.0, 0.0, 0.5), (1.0, 1.0, 0.0, 0.5), (1e-3, 0.0, 0.0, 0.5)), 2),
+])
+def test_gaussians_list_each_actual_minimum_once(wells, count):
+    s = S.gaussians(wells=wells)
+    assert len(s.minimisers) == count
+    for p in s.minimisers:
+        assert np.all(np.linalg.eigvalsh(fd_hessian(s, p)) > 0)
+
+
 @given(kappa=st.floats(1.0, 1e4), lam_max=st.floats(1e-2, 1e2), angle=st.floats(-4.0, 4.0))
 def test_quadratic_exposes_its_hessian_eigenvalues(kappa, lam_max, angle):
     q = S.quadratic(kappa=kappa, lam_max=lam_max, angle=angle)
