@@ -125,9 +125,9 @@ def startup(repeat: int) -> list[list[str]]:
         cold = python_seconds(FIRST_CALL, env)
         warm = statistics.median(python_seconds(FIRST_CALL, env) for _ in range(repeat))
         explorer = statistics.median(python_seconds(FIRST_EXPLORER, env) for _ in range(repeat))
-    rows.append(["import + first path of all 11 optimizers, cold cache", fmt_time(cold), ""])
-    rows.append(["import + first path of all 11 optimizers, warm cache", fmt_time(warm), ""])
-    rows.append(["import + first SurfaceExplorer (4 x 500), warm cache", fmt_time(explorer), ""])
+    rows.append(["import + first path of all 11 optimizers, cold cache", fmt_time(cold)])
+    rows.append(["import + first path of all 11 optimizers, warm cache", fmt_time(warm)])
+    rows.append(["import + first SurfaceExplorer (4 x 500), warm cache", fmt_time(explorer)])
     return rows
 
 
@@ -171,5 +171,5 @@ def main(args: argparse.Namespace) -> int:
           f"{'met' if update < TARGET else 'MISSED'} ({fmt_time(update)}).")
     if not args.no_startup:
         print()
-        print(table(["start-up, fresh process", "time", ""], startup(repeat=3)))
+        print(table(["start-up, fresh process", "time"], startup(repeat=3)))
     return 0
