@@ -13,7 +13,7 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("optim", "schedulers", "init", "layers", "surfaces", "widgets", "data",
+_SUBMODULES = ("optim", "schedulers", "init", "layers", "surfaces", "widgets", "data", "models",
                "compare", "grading", "cli", "bench")
 
 __all__ = ["__version__", *_SUBMODULES]

@@ -18,7 +18,11 @@ from collections.abc import Callable
 __all__ = ["interleaved", "fmt_time", "table", "python_seconds", "SUITES"]
 
 #: name -> module with ``add_arguments(parser)`` and ``main(args) -> int``
-SUITES = {"optim": "descentlab.bench.optim", "grading": "descentlab.bench.grading"}
+SUITES = {
+    "optim": "descentlab.bench.optim",
+    "surfaces": "descentlab.bench.surfaces",
+    "grading": "descentlab.bench.grading",
+}
 
 
 def interleaved(contenders: dict[str, Callable[[], object]], repeat: int,

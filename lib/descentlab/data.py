@@ -1,0 +1,159 @@
+r"""Datasets for the lectures, all local: nothing is downloaded.
+
+* :func:`digits`: scikit-learn's 8x8 handwritten digits (1797 images, 10
+  classes), read from the copy that ships inside scikit-learn, split into
+  train / validation / test and standardised with the training statistics.
+* :func:`sparse_features`: a seeded regression problem with one popular and
+  one rare binary feature, the setting Adagrad was designed for.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from . import _checks
+
+__all__ = ["Digits", "digits", "SparseFeatures", "sparse_features"]
+
+
+class Digits(NamedTuple):
+    """The digits split.  ``X_*`` are C-contiguous ``(n, 64)`` arrays of the
+    requested dtype, ``y_*`` int64 labels in 0..9.  ``mean`` and ``std`` are
+    the per-pixel training statistics that standardised all three parts."""
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    mean: np.ndarray
+    std: np.ndarray
+
+    @property
+    def n_features(self) -> int:
+        return self.X_train.shape[1]
+
+    @property
+    def n_classes(self) -> int:
+        return 10
+
+
+def digits(*, val: float = 0.2, test: float = 0.2, seed: int = 0, dtype=np.float64,
+           standardize: bool = True) -> Digits:
+    r"""scikit-learn's 8x8 digits (the UCI optical digits test set; Alpaydin &
+    Kaynak 1998), split and standardised.
+
+    The split is stratified (every part has the class proportions of the
+    whole) and seeded.  Standardising uses the training part only,
+    :math:`x \mapsto (x - \mu_{\text{train}})/\sigma_{\text{train}}`, so no
+    information leaks from validation or test; pixels that are constant in
+    the training part (the image border) are only centred.
+
+    Args:
+        val, test: fractions of the 1797 images for validation and test;
+            the rest trains.  ``val`` may be 0.
+        seed: the split's seed.
+        dtype: float32 or float64 features.
+        standardize: standardise as above, or keep the raw values 0..16.
+    """
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    owner = "digits"
+    val = _checks.unit_interval(val, "val", owner)
+    test = _checks.unit_interval(test, "test", owner)
+    if not 0.0 < test or not val + test < 1.0:
+        raise ValueError(f"{owner}: need test > 0 and val + test < 1, got val={val!r}, "
+                         f"test={test!r}")
+    seed = _checks.integer(seed, "seed", owner, minimum=0)
+    dtype = _float_dtype(dtype, owner)
+    standardize = _checks.boolean(standardize, "standardize", owner)
+
+    X, y = load_digits(return_X_y=True)
+    y = y.astype(np.int64)
+    X_rest, X_test, y_rest, y_test = train_test_split(X, y, test_size=test, stratify=y,
+                                                      random_state=seed)
+    if val > 0.0:
+        X_train, X_val, y_train, y_val = train_test_split(
+            X_rest, y_rest, test_size=val / (1.0 - test), stratify=y_rest, random_state=seed)
+    else:
+        X_train, y_train = X_rest, y_rest
+        X_val, y_val = X[:0], y[:0]
+    mean = X_train.mean(axis=0)
+    std = X_train.std(axis=0)
+    std = np.where(std > 0, std, 1.0)
+    if not standardize:
+        mean, std = np.zeros_like(mean), np.ones_like(std)
+
+    def prepare(a):
+        return np.ascontiguousarray((a - mean) / std, dtype=dtype)
+
+    return Digits(prepare(X_train), np.ascontiguousarray(y_train), prepare(X_val),
+                  np.ascontiguousarray(y_val), prepare(X_test), np.ascontiguousarray(y_test),
+                  mean.astype(dtype), std.astype(dtype))
+
+
+class SparseFeatures(NamedTuple):
+    """``X`` is ``(n, k)`` with 0/1 entries, ``y = X @ w + noise``."""
+
+    X: np.ndarray
+    y: np.ndarray
+    w: np.ndarray
+
+
+def sparse_features(n_samples: int = 1000, frequencies=(0.9, 0.05), weights=None,
+                    noise: float = 0.1, *, seed: int = 0, dtype=np.float64) -> SparseFeatures:
+    r"""Linear regression on binary features of very different frequencies.
+
+    Feature :math:`j` is on (1) in each sample independently with probability
+    :math:`p_j`, else off (0); the target is
+    :math:`y = Xw + \sigma\varepsilon`, :math:`\varepsilon \sim \mathcal N(0, 1)`.
+    With the squared loss :math:`L(w) = \frac{1}{2n}\|Xw - y\|^2`, the
+    gradient for :math:`w_j` comes only from the samples where feature
+    :math:`j` is on, so it is about :math:`p_j` times smaller for a rare
+    feature, and gradient descent learns that weight :math:`p_j` times more
+    slowly.  Adagrad divides each coordinate by the root of its accumulated
+    squared gradient, which evens the rates out (Duchi, Hazan & Singer,
+    JMLR 2011).  The Hessian :math:`X^\top X/n` has diagonal
+    :math:`\approx (p_1, p_2, \dots)`: rare features make the problem
+    ill-conditioned.
+
+    Args:
+        n_samples: number of rows.
+        frequencies: :math:`p_j` for each feature, in (0, 1]; the default has a
+            popular feature (0.9) and a rare one (0.05).
+        weights: the true :math:`w` (default: all ones).
+        noise: :math:`\sigma \ge 0`.
+        seed: seeds everything.
+        dtype: float32 or float64.
+    """
+    owner = "sparse_features"
+    n_samples = _checks.integer(n_samples, "n_samples", owner, minimum=1)
+    freqs = np.asarray(frequencies, dtype=np.float64)
+    if freqs.ndim != 1 or freqs.size == 0 or not np.all((freqs > 0) & (freqs <= 1)):
+        raise ValueError(f"{owner}: frequencies must be a non-empty list of numbers in (0, 1], "
+                         f"got {frequencies!r}")
+    w = np.ones(freqs.size) if weights is None else np.asarray(weights, dtype=np.float64)
+    if w.shape != freqs.shape or not np.all(np.isfinite(w)):
+        raise ValueError(f"{owner}: weights must be {freqs.size} finite numbers, one per "
+                         f"frequency, got {weights!r}")
+    noise = _checks.nonnegative(noise, "noise", owner)
+    seed = _checks.integer(seed, "seed", owner, minimum=0)
+    dtype = _float_dtype(dtype, owner)
+    rng = np.random.default_rng(seed)
+    X = (rng.random((n_samples, freqs.size)) < freqs).astype(np.float64)
+    y = X @ w + noise * rng.standard_normal(n_samples)
+    return SparseFeatures(np.ascontiguousarray(X, dtype=dtype), y.astype(dtype), w.astype(dtype))
+
+
+def _float_dtype(dtype, owner: str) -> np.dtype:
+    try:
+        d = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{owner}: dtype must be float32 or float64, got {dtype!r}") from None
+    if d not in _checks.FLOAT_DTYPES:
+        raise TypeError(f"{owner}: dtype must be float32 or float64, got {d}")
+    return d

@@ -1,0 +1,96 @@
+"""The lecture datasets: local, seeded, split without leakage."""
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+from descentlab import data
+
+
+def test_digits_split_sizes_dtypes_and_stratification():
+    from sklearn.datasets import load_digits
+
+    whole = np.bincount(load_digits().target) / 1797
+    d = data.digits(val=0.2, test=0.2, seed=0)
+    n = len(d.y_train) + len(d.y_val) + len(d.y_test)
+    assert n == 1797
+    assert len(d.y_test) == pytest.approx(0.2 * n, abs=1)
+    assert len(d.y_val) == pytest.approx(0.2 * n, abs=1)
+    for X, y in ((d.X_train, d.y_train), (d.X_val, d.y_val), (d.X_test, d.y_test)):
+        assert X.shape == (len(y), 64) and X.dtype == np.float64 and X.flags.c_contiguous
+        assert y.dtype == np.int64
+        # stratified: every class within 2 images of its share in the whole set
+        counts = np.bincount(y, minlength=10)
+        assert np.all(np.abs(counts - len(y) * whole) <= 2), counts
+    assert (d.n_features, d.n_classes) == (64, 10)
+
+
+def test_digits_are_the_sklearn_images_standardised_by_training_statistics():
+    from sklearn.datasets import load_digits
+
+    raw = data.digits(seed=3, standardize=False)
+    d = data.digits(seed=3)
+    np.testing.assert_allclose(d.X_train.mean(axis=0), 0.0, atol=1e-12)
+    sd = d.X_train.std(axis=0)
+    varying = raw.X_train.std(axis=0) > 0
+    np.testing.assert_allclose(sd[varying], 1.0, rtol=1e-12)
+    assert np.all(sd[~varying] == 0.0) and (~varying).any()  # the constant border pixels
+    # validation and test are mapped with the training statistics, not their own
+    np.testing.assert_allclose(d.X_test, (raw.X_test - d.mean) / d.std, rtol=1e-12, atol=1e-12)
+    # every row is one of sklearn's images, each used once
+    X, _ = load_digits(return_X_y=True)
+    rows = np.concatenate([raw.X_train, raw.X_val, raw.X_test])
+    assert sorted(map(tuple, rows)) == sorted(map(tuple, X))
+
+
+def test_digits_seeding_and_float32():
+    a, b, c = data.digits(seed=1), data.digits(seed=1), data.digits(seed=2)
+    assert np.array_equal(a.X_train, b.X_train) and not np.array_equal(a.y_train, c.y_train)
+    f = data.digits(seed=1, dtype=np.float32)
+    assert f.X_train.dtype == np.float32
+    np.testing.assert_allclose(f.X_train, a.X_train, rtol=1e-6, atol=1e-6)
+    assert data.digits(val=0.0).X_val.shape == (0, 64)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(test=0.0), ValueError, "test"),
+    (dict(val=0.5, test=0.5), ValueError, "val"),
+    (dict(val=-0.1), ValueError, "val"),
+    (dict(dtype=np.int32), TypeError, "dtype"),
+    (dict(seed=-3), ValueError, "seed"),
+])
+def test_digits_bad_arguments(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        data.digits(**kwargs)
+
+
+@given(seed=st.integers(0, 2**32 - 1))
+def test_sparse_features_follow_their_frequencies(seed):
+    n = 4000
+    X, y, w = data.sparse_features(n, frequencies=(0.9, 0.05), noise=0.1, seed=seed)
+    assert X.shape == (n, 2) and set(np.unique(X)) <= {0.0, 1.0}
+    # each column is Binomial(n, p): 5 standard deviations (a 1-in-1.7-million miss)
+    for j, p in enumerate((0.9, 0.05)):
+        assert abs(X[:, j].mean() - p) < 5 * np.sqrt(p * (1 - p) / n)
+    r = y - X @ w
+    assert abs(r.std() - 0.1) < 5 * 0.1 / np.sqrt(2 * n)
+    assert np.array_equal(X, data.sparse_features(n, frequencies=(0.9, 0.05), seed=seed).X)
+
+
+def test_sparse_features_make_the_rare_direction_flat():
+    X, y, w = data.sparse_features(20000, seed=0)
+    H = X.T @ X / len(y)
+    np.testing.assert_allclose(np.diag(H), [0.9, 0.05], atol=0.02)
+    # least squares recovers the true weights
+    np.testing.assert_allclose(np.linalg.lstsq(X, y, rcond=None)[0], w, atol=0.02)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(frequencies=(0.5, 0.0)), ValueError, "frequencies"),
+    (dict(frequencies=(0.5, 0.2), weights=(1.0,)), ValueError, "weights"),
+    (dict(noise=-1.0), ValueError, "noise"),
+    (dict(n_samples=0), ValueError, "n_samples"),
+])
+def test_sparse_features_bad_arguments(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        data.sparse_features(**kwargs)
