@@ -94,3 +94,43 @@ def test_sparse_features_make_the_rare_direction_flat():
 def test_sparse_features_bad_arguments(kwargs, error, match):
     with pytest.raises(error, match=match):
         data.sparse_features(**kwargs)
+
+
+# -- minibatches -------------------------------------------------------------------
+
+from hypothesis import given, strategies as st  # noqa: E402
+
+from descentlab.data import minibatches  # noqa: E402
+
+
+@given(n=st.integers(1, 300), batch_size=st.integers(1, 64), seed=st.integers(0, 2**32 - 1))
+def test_an_epoch_uses_every_example_exactly_once_in_full_batches_then_the_rest(n, batch_size, seed):
+    batches = list(minibatches(n, batch_size, seed))
+    sizes = [len(b) for b in batches]
+    assert sizes == [batch_size] * (n // batch_size) + ([n % batch_size] if n % batch_size else [])
+    assert np.array_equal(np.sort(np.concatenate(batches)), np.arange(n))
+
+
+def test_each_epoch_is_a_new_shuffle_and_a_seed_repeats_the_sequence():
+    rng = np.random.default_rng(0)
+    first, second = (np.concatenate(list(minibatches(200, 32, rng))) for _ in range(2))
+    assert not np.array_equal(first, second)
+    assert not np.array_equal(first, np.arange(200))
+    again = np.random.default_rng(0)
+    assert np.array_equal(first, np.concatenate(list(minibatches(200, 32, again))))
+
+
+def test_the_order_is_uniformly_random():
+    # each index is equally likely in the first position: a chi-square test over
+    # 20 bins at 4000 epochs; the 1e-6 critical value of chi2(19) is 62.9
+    rng = np.random.default_rng(1)
+    counts = np.bincount([next(minibatches(20, 5, rng))[0] for _ in range(4000)], minlength=20)
+    chi2 = ((counts - 200) ** 2 / 200).sum()
+    assert chi2 < 62.9
+
+
+@pytest.mark.parametrize("args, error", [((0, 5), ValueError), ((10, 0), ValueError),
+                                         ((10.5, 2), TypeError), ((10, 2, "seed"), TypeError)])
+def test_bad_arguments(args, error):
+    with pytest.raises(error):
+        minibatches(*args)

@@ -5,6 +5,8 @@ r"""Datasets for the lectures, all local: nothing is downloaded.
   train / validation / test and standardised with the training statistics.
 * :func:`sparse_features`: a seeded regression problem with one popular and
   one rare binary feature, the setting Adagrad was designed for.
+* :func:`minibatches`: one epoch of shuffled minibatch indices, sampled
+  without replacement.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import numpy as np
 
 from . import _checks
 
-__all__ = ["Digits", "digits", "SparseFeatures", "sparse_features"]
+__all__ = ["Digits", "digits", "SparseFeatures", "sparse_features", "minibatches"]
 
 
 class Digits(NamedTuple):
@@ -157,3 +159,38 @@ def _float_dtype(dtype, owner: str) -> np.dtype:
     if d not in _checks.FLOAT_DTYPES:
         raise TypeError(f"{owner}: dtype must be float32 or float64, got {d}")
     return d
+
+
+def minibatches(n: int, batch_size: int, rng=None):
+    r"""One epoch of minibatches: index arrays that cover ``range(n)`` once each.
+
+    The order is a fresh random permutation every call (sampling *without*
+    replacement within the epoch: every example is used exactly once), cut
+    into consecutive batches of ``batch_size``; the last batch holds the
+    remaining ``n mod batch_size`` examples when ``batch_size`` does not
+    divide ``n``.  Call it once per epoch; the permutation changes because
+    ``rng`` advances.
+
+    Sampling without replacement is what deep-learning loaders do (torch's
+    ``DataLoader(shuffle=True)``); it visits every example once per epoch
+    and, for SGD, converges faster than sampling with replacement
+    (Gürbüzbalaban, Ozdaglar & Parrilo, *Why random reshuffling beats
+    stochastic gradient descent*, Math. Programming 2021).
+
+    Args:
+        n: number of examples, >= 1.
+        batch_size: examples per batch, >= 1.
+        rng: a ``numpy.random.Generator`` or an int seed.
+
+    Yields:
+        int64 index arrays, in order, whose concatenation is a permutation of
+        ``range(n)``.
+    """
+    n = _checks.integer(n, "n", "minibatches", minimum=1)
+    batch_size = _checks.integer(batch_size, "batch_size", "minibatches", minimum=1)
+    if rng is not None and not isinstance(rng, (np.random.Generator, int, np.integer)):
+        raise TypeError(f"minibatches: rng must be a numpy Generator or an int seed, got "
+                        f"{type(rng).__name__}")
+    rng = np.random.default_rng(rng)
+    order = rng.permutation(n)
+    return iter([order[i:i + batch_size] for i in range(0, n, batch_size)])
