@@ -266,16 +266,18 @@ def total_steps_of(kw):
 
 
 @st.composite
-def metric_sequences(draw, n=STEPS):
+def metric_sequences(draw, n=STEPS, threshold=1e-4, threshold_mode="rel", mode="min"):
     """Validation-loss-like sequences: plateaus (exact repeats), trends, noise
-    of every size around the relative and absolute thresholds, and the odd
-    NaN or infinity."""
+    of every size, creeping steps of about the threshold (so that whether
+    each one counts as an improvement depends on the threshold rule), and
+    the odd NaN or infinity."""
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     segments = draw(st.lists(
         st.tuples(st.sampled_from(["plateau", "trend", "noise", "creep", "special"]),
                   st.integers(1, 120)),
         min_size=1, max_size=20))
-    x = draw(st.floats(-10.0, 10.0))
+    x = draw(st.sampled_from([-1.0, 1.0])) * 10.0 ** draw(st.floats(-3.0, 3.0))
+    better = -1.0 if mode == "min" else 1.0
     out = []
     while len(out) < n:
         for kind, length in segments:
@@ -283,13 +285,14 @@ def metric_sequences(draw, n=STEPS):
                 length = min(length, 2)
             for _ in range(length):
                 if kind == "trend":
-                    x += rng.normal(0.0, 0.05)
+                    x += rng.normal(0.0, 0.05) * abs(x)
                     value = x
                 elif kind == "noise":
-                    value = x + rng.normal(0.0, 10.0 ** rng.uniform(-7, 0))
+                    value = x + rng.normal(0.0, 10.0 ** rng.uniform(-7, 0)) * abs(x)
                 elif kind == "creep":
-                    # steps of the order of threshold=1e-4, relative or absolute
-                    x *= 1.0 - rng.uniform(-2e-4, 2e-4)
+                    size = threshold * abs(x) if threshold_mode == "rel" else threshold
+                    sign = better if rng.random() < 0.8 else -better
+                    x += sign * rng.uniform(0.5, 1.5) * size
                     value = x
                 elif kind == "special":
                     value = float(rng.choice([np.nan, np.inf, -np.inf]))

@@ -11,9 +11,12 @@ import descentlab.schedulers as dls
 from .cases import assert_agree, lockstep, lrs, metric_sequences, plateau_kwargs
 
 
-@given(kw=plateau_kwargs, metrics=metric_sequences(), lr=lrs, as_list=st.booleans(),
+@given(data=st.data(), kw=plateau_kwargs, lr=lrs, as_list=st.booleans(),
        kind=st.sampled_from(["SGD", "Adam"]))
-def test_reduce_lr_on_plateau_matches_torch(kw, metrics, lr, as_list, kind):
+def test_reduce_lr_on_plateau_matches_torch(data, kw, lr, as_list, kind):
+    metrics = data.draw(metric_sequences(threshold=kw["threshold"],
+                                         threshold_mode=kw["threshold_mode"], mode=kw["mode"]),
+                        label="metrics")
     if as_list:
         kw = {**kw, "min_lr": [kw["min_lr"]]}
     trace, ours, theirs, _ = lockstep(kind, lr, lambda m, opt: m.ReduceLROnPlateau(opt, **kw),
@@ -51,14 +54,17 @@ def test_an_improvement_resets_the_count():
 
 
 def test_threshold_modes():
-    # rel: 1 - 1e-3 improves on 1 only if it is below 1 * (1 - 1e-2); abs: below 1 - 1e-2
+    # from 100 with threshold 1e-2: "rel" needs below 99 (above 101 in max
+    # mode), "abs" below 99.99 (above 100.01); a cut shows a step that is not
     kw = dict(patience=0, factor=0.5, threshold=1e-2)
-    assert run([1.0, 1.0 - 1e-3], threshold_mode="rel", **kw) == [1, 0.5]
-    assert run([1.0, 0.98], threshold_mode="rel", **kw) == [1, 1]
+    assert run([100.0, 99.5], threshold_mode="rel", **kw) == [1, 0.5]
+    assert run([100.0, 98.9], threshold_mode="rel", **kw) == [1, 1]
     assert run([100.0, 99.5], threshold_mode="abs", **kw) == [1, 1]
     assert run([100.0, 99.995], threshold_mode="abs", **kw) == [1, 0.5]
-    assert run([1.0, 1.02], mode="max", **kw) == [1, 1]
-    assert run([1.0, 1.001], mode="max", **kw) == [1, 0.5]
+    assert run([100.0, 100.5], mode="max", threshold_mode="rel", **kw) == [1, 0.5]
+    assert run([100.0, 101.1], mode="max", threshold_mode="rel", **kw) == [1, 1]
+    assert run([100.0, 100.5], mode="max", threshold_mode="abs", **kw) == [1, 1]
+    assert run([100.0, 100.005], mode="max", threshold_mode="abs", **kw) == [1, 0.5]
 
 
 def test_min_lr_is_a_floor_and_eps_skips_small_cuts():

@@ -287,13 +287,14 @@ def _same_kind(new, old) -> bool:
 def _times(t, owner: str) -> tuple[np.ndarray, bool]:
     """Step indices for a closed form: a number or an array of them, all
     finite and >= 0, as float64 (non-integer t interpolates)."""
-    scalar = np.ndim(t) == 0
     try:
-        a = np.asarray(t, dtype=np.float64)
+        raw = np.asarray(t)
     except (TypeError, ValueError):
-        raise TypeError(f"{owner}: t must be a number or an array of numbers, got {t!r}") from None
-    if isinstance(t, (bool, np.bool_)) or a.dtype.kind == "b":
+        raw = np.asarray(None)
+    if raw.dtype.kind not in "iuf":  # not bool, str, object, complex
         raise TypeError(f"{owner}: t must be a number or an array of numbers, got {t!r}")
+    scalar = raw.ndim == 0
+    a = raw.astype(np.float64, copy=False)
     if not np.all(np.isfinite(a)) or np.any(a < 0):
         bad = a[~(np.isfinite(a) & (a >= 0))].ravel()[0]
         raise ValueError(f"{owner}: t must be finite and >= 0, got {bad!r}")
