@@ -3,7 +3,6 @@
 import functools
 
 import numpy as np
-import pytest
 from hypothesis import given, strategies as st
 
 import descentlab.optim as dlo

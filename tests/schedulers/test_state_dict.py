@@ -193,7 +193,8 @@ def test_a_state_dict_with_values_of_the_wrong_kind_changes_nothing():
     opt = dlo.SGD([np.zeros(1)], lr=0.1)
     sched = dls.StepLR(opt, 3)
     before = sched.state_dict()
-    for key, value in [("gamma", "0.1"), ("base_lrs", ["0.1"]), ("last_epoch", None)]:
+    for key, value in [("gamma", "0.1"), ("base_lrs", ["0.1"]), ("last_epoch", None),
+                       ("last_epoch", 2.5), ("step_size", True)]:
         with pytest.raises(ValueError, match=key):
             sched.load_state_dict({**before, key: value})
         assert sched.state_dict() == before

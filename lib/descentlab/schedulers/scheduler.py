@@ -115,9 +115,10 @@ class LRScheduler:
 
         The dict must have the same keys as this scheduler's, and values of
         the same kinds (numbers, strings, lists of ...); if not, nothing is
-        changed.  The scheduler's
-        arguments are part of its state, so the restored scheduler continues
-        as the saved one would have, whatever it was built with.
+        changed.  The scheduler's arguments are part of its state, so the
+        restored scheduler continues as the saved one would have, whatever it
+        was built with.  Load the optimizer too (see the module docstring):
+        chainable schedules read its learning rate.
         """
         self.__dict__.update(self._checked_state(state_dict))
 
@@ -269,8 +270,12 @@ def _restore_callable(fn, attrs: dict[str, Any] | None, name: str, owner: str) -
 def _same_kind(new, old) -> bool:
     if isinstance(old, (bool, np.bool_)):
         return isinstance(new, (bool, np.bool_))
+    if isinstance(new, (bool, np.bool_)):
+        return False
+    if isinstance(old, numbers.Integral):  # step counts stay integers
+        return isinstance(new, numbers.Integral)
     if isinstance(old, numbers.Real):
-        return isinstance(new, numbers.Real) and not isinstance(new, (bool, np.bool_))
+        return isinstance(new, numbers.Real)
     if isinstance(old, str):
         return isinstance(new, str)
     if isinstance(old, (list, tuple)):
