@@ -69,3 +69,11 @@ def test_monkeypatching_in_the_child_does_not_reach_the_parent():
     with student("import sys\nsys.modules.pop('descentlab', None)\ndef f():\n    return 1") as child:
         child.function("f")()
     assert grading.check is before
+
+
+def test_a_random_generator_advances_as_it_would_in_process():
+    with student("def draw(rng):\n    return rng.integers(0, 10**9)") as child:
+        rng = np.random.default_rng(5)
+        remote = [child.function("draw")(rng) for _ in range(3)]
+    local_rng = np.random.default_rng(5)
+    assert remote == [local_rng.integers(0, 10**9) for _ in range(3)]
