@@ -19,6 +19,7 @@ pipeline (release, autograde, out-of-process verification, feedback) in
 from __future__ import annotations
 
 import functools
+import inspect
 
 from .exercise import Exercise
 from .guard import ReferenceUsed, Tripwire, static_uses
@@ -51,6 +52,15 @@ def _guarded(fn, forbidden):
     return guarded
 
 
+def _partner(fn, name: str, in_process: bool):
+    """Another function from the same notebook as ``fn`` (None if it has none)."""
+    if not in_process:
+        return fn.process.function(name)
+    namespace = getattr(inspect.unwrap(fn), "__globals__", {})
+    partner = namespace.get(name)
+    return partner if callable(partner) else None
+
+
 def evaluate(exercise: Exercise, fn, part: str, hidden: bool = False, *,
              in_process: bool = True) -> Mismatch | None:
     """Grade one part; None means it passes.
@@ -58,15 +68,26 @@ def evaluate(exercise: Exercise, fn, part: str, hidden: bool = False, *,
     ``in_process=False`` is for functions proxied from the sandbox, where the
     reference cannot even be imported and tracing would only see the proxy.
     """
+    functions = {exercise.function: fn}
+    for name in exercise.needs:
+        partner = _partner(fn, name, in_process)
+        if partner is None:
+            return Mismatch(name, "missing", f"grading {exercise.function} needs your {name}, "
+                            "and the notebook defines no function of that name")
+        functions[name] = partner
     if in_process:
-        uses = static_uses(fn, exercise.forbidden)
-        if uses:
-            return _reference_mismatch(exercise, ", ".join(uses))
-        fn = _guarded(fn, exercise.forbidden)
+        for name, f in functions.items():
+            uses = static_uses(f, exercise.forbidden)
+            if uses:
+                return _reference_mismatch(exercise, ", ".join(uses))
+        functions = {name: _guarded(f, exercise.forbidden) for name, f in functions.items()}
+    exercise.partners = {name: functions[name] for name in exercise.needs}
     try:
-        return exercise.check(fn, part, hidden)
+        return exercise.check(functions[exercise.function], part, hidden)
     except ReferenceUsed as used:
         return _reference_mismatch(exercise, str(used))
+    finally:
+        exercise.partners = {}
 
 
 def _reference_mismatch(exercise: Exercise, what: str) -> Mismatch:

@@ -92,6 +92,9 @@ class Exercise:
     reference: Callable
     parts: dict[str, int] = field(default_factory=dict)
     mistakes: list[Mistake] = field(default_factory=list)
+    #: other functions of the student's that grading this one needs (e.g. the
+    #: forward pass whose cache a backward pass takes); see :attr:`partners`
+    needs: tuple[str, ...] = ()
     #: modules whose use inside the student's function earns no credit
     forbidden: tuple[str, ...] = ("descentlab.optim", "descentlab.schedulers", "descentlab.init",
                                   "descentlab.layers", "descentlab.grading", "descentlab._jit",
@@ -140,6 +143,9 @@ class Exercise:
                     mismatch.mistake, mismatch.hint = mistake.name, mistake.hint
                     break
         return mismatch
+
+    #: the student's functions named in ``needs``, set by :func:`descentlab.grading.evaluate`
+    partners: dict[str, Callable] = field(default_factory=dict, repr=False)
 
     def check(self, fn: Callable, part: str, hidden: bool = False) -> Mismatch | None:
         """The first problem with ``fn`` on ``part``'s cases, or None if it passes."""
