@@ -74,7 +74,7 @@ def dropout_forward(x, p=0.5, training=True, rng=None):
     scale = f(1.0) / f(1.0 - p)
     if not training or p == 0.0:
         return x.copy(), DropoutCache(None, scale, x.shape, x.dtype)
-    keep = rng.random(x.shape) >= p
+    keep = np.asarray(rng.random(x.shape) >= p)  # an array even for 0-d x
     out = np.empty_like(x)
     dropout_kernel(x.reshape(-1), keep.reshape(-1), scale, out.reshape(-1))
     return out, DropoutCache(keep, scale, x.shape, x.dtype)

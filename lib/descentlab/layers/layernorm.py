@@ -11,7 +11,10 @@ one thread per row; dgamma and dbeta, sums over rows, are computed by a
 separate kernel in which one thread owns a block of columns and sums each
 column over the rows in order.  No sum is split between threads.  Sums are
 accumulated in float64 for float32 input, and element-wise work is done in
-float64 and rounded once on store (see ``batchnorm`` for why).
+float64 and rounded once on store (see ``batchnorm`` for why).  Every float32
+read is widened explicitly with ``np.float64(...)``: Numba would widen it
+anyway, but NumPy (NEP 50) keeps ``float32 + python float`` in float32, and
+the pure-Python fallback must compute the same bits.
 """
 
 from __future__ import annotations
@@ -39,18 +42,18 @@ def layernorm_forward_kernel(x2, out2, gamma, beta, mean, rstd, eps):
         xr = x2[r]
         s = 0.0
         for k in range(K):
-            s += xr[k]
+            s += np.float64(xr[k])
         mu = s / K
         s = 0.0
         for k in range(K):
-            d = xr[k] - mu
+            d = np.float64(xr[k]) - mu
             s += d * d
         rs = 1.0 / np.sqrt(s / K + eps)
         mean[r] = mu
         rstd[r] = rs
         outr = out2[r]
         for k in range(K):
-            outr[k] = (xr[k] - mu) * rs * gamma[k] + beta[k]
+            outr[k] = (np.float64(xr[k]) - mu) * rs * np.float64(gamma[k]) + np.float64(beta[k])
 
 
 @kernel
@@ -74,15 +77,15 @@ def layernorm_dx_kernel(dy2, x2, dx2, gamma, mean, rstd):
         sg = 0.0
         sgx = 0.0
         for k in range(K):
-            g = dyr[k] * np.float64(gamma[k])
+            g = np.float64(dyr[k]) * np.float64(gamma[k])
             sg += g
-            sgx += g * ((xr[k] - mu) * rs)
+            sgx += g * ((np.float64(xr[k]) - mu) * rs)
         sg = sg / K
         sgx = sgx / K
         dxr = dx2[r]
         for k in range(K):
-            xhat = (xr[k] - mu) * rs
-            dxr[k] = (dyr[k] * np.float64(gamma[k]) - sg - xhat * sgx) * rs
+            xhat = (np.float64(xr[k]) - mu) * rs
+            dxr[k] = (np.float64(dyr[k]) * np.float64(gamma[k]) - sg - xhat * sgx) * rs
 
 
 @kernel
@@ -108,7 +111,7 @@ def layernorm_dparams_kernel(dy2, x2, mean, rstd, dgamma, dbeta):
             for j in range(w):
                 dy = np.float64(dyr[j])
                 db[j] += dy
-                dg[j] += dy * ((xr[j] - mu) * rs)
+                dg[j] += dy * ((np.float64(xr[j]) - mu) * rs)
 
 
 class LayerNormCache(NamedTuple):
@@ -147,10 +150,10 @@ def layernorm_forward(x, gamma, beta, eps=1e-5):
     owner = "layernorm_forward"
     x = _common.array(x, "x", owner, min_ndim=1)
     gamma = _common.array(gamma, "gamma", owner, dtype=x.dtype, min_ndim=1)
-    beta = _common.array(beta, "beta", owner, dtype=x.dtype, shape=gamma.shape)
     if gamma.ndim > x.ndim or x.shape[x.ndim - gamma.ndim:] != gamma.shape:
         raise ValueError(f"{owner}: gamma has shape {gamma.shape}, which must be the trailing "
                          f"shape of x, but x has shape {x.shape}")
+    beta = _common.array(beta, "beta", owner, dtype=x.dtype, shape=gamma.shape)
     if gamma.size == 0:
         raise ValueError(f"{owner}: gamma has shape {gamma.shape}: nothing to normalise over")
     eps = _checks.positive(eps, "eps", owner)
