@@ -18,7 +18,7 @@ from collections.abc import Callable
 __all__ = ["interleaved", "fmt_time", "table", "python_seconds", "SUITES"]
 
 #: name -> module with ``add_arguments(parser)`` and ``main(args) -> int``
-SUITES = {"optim": "descentlab.bench.optim"}
+SUITES = {"optim": "descentlab.bench.optim", "layers": "descentlab.bench.layers"}
 
 
 def interleaved(contenders: dict[str, Callable[[], object]], repeat: int,
