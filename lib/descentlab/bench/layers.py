@@ -109,7 +109,11 @@ def main(args: argparse.Namespace) -> int:
           f"median of {args.repeat} interleaved rounds")
     print(f"  {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
           f"numba {numba.__version__} ({numba.config.NUMBA_NUM_THREADS} threads), "
-          f"torch {torch.__version__} ({torch.get_num_threads()} threads)\n")
+          f"torch {torch.__version__} ({torch.get_num_threads()} threads)")
+    load = os.getloadavg()[0]
+    busy = load > 0.5 * (os.cpu_count() or 1)
+    print(f"  load average {load:.2f}" + (": other work is running, so threaded timings "
+                                           "of both sides may be far off" if busy else "") + "\n")
     rows = []
     for shape in shapes:
         times = interleaved(contenders(shape, dtype), args.repeat, warmup=3)

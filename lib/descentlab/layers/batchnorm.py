@@ -17,7 +17,11 @@ CPU kernels also accumulate float32 in double), and the statistics are kept
 in float64: the mean of a million float32 values summed in float32 can lose
 three digits, in float64 it loses none that float32 can show.  Element-wise
 work for float32 input is also done in float64 and rounded once on store, so
-an output is the float32 nearest to the float64 result.
+an output is the float32 nearest to the float64 result, even when |mean| is
+many standard deviations (where a float32 ``(x - mean) * scale`` loses the
+digits that rounding the mean to float32 threw away).  Measured cost: about
+a quarter of the forward time on a (256, 1024) batch that sits in cache,
+nothing measurable on a (64, 64, 32, 32) one that streams from memory.
 """
 
 from __future__ import annotations
