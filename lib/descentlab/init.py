@@ -47,8 +47,8 @@ __all__ = ["calculate_gain", "calculate_fan_in_and_fan_out", "xavier_std", "kaim
            "constant", "zeros", "uniform", "normal", "xavier_uniform", "xavier_normal",
            "kaiming_uniform", "kaiming_normal"]
 
-#: nonlinearities whose gain is 1: they do not change the variance.
-_LINEAR = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
+#: nonlinearities whose gain is 1 (torch: linear maps, and sigmoid by convention).
+_GAIN_ONE = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
            "conv_transpose3d", "sigmoid")
 _MODES = ("fan_in", "fan_out")
 
@@ -99,7 +99,7 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     """
     if not isinstance(nonlinearity, str):
         raise TypeError(f"nonlinearity must be a string such as 'relu', got {nonlinearity!r}")
-    if nonlinearity in _LINEAR:
+    if nonlinearity in _GAIN_ONE:
         return 1.0
     if nonlinearity == "tanh":
         return 5.0 / 3
@@ -110,7 +110,7 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
         return math.sqrt(2.0 / (1 + negative_slope ** 2))
     if nonlinearity == "selu":
         return 3.0 / 4  # found empirically (pytorch/pytorch#50664)
-    known = ", ".join(repr(n) for n in (*_LINEAR, "tanh", "relu", "leaky_relu", "selu"))
+    known = ", ".join(repr(n) for n in (*_GAIN_ONE, "tanh", "relu", "leaky_relu", "selu"))
     raise ValueError(f"nonlinearity {nonlinearity!r} is not supported; use one of {known}")
 
 
