@@ -219,7 +219,8 @@ def normal(shape, mean: float = 0.0, std: float = 1.0, rng=None) -> np.ndarray:
 
 
 def xavier_uniform(shape, gain: float = 1.0, rng=None) -> np.ndarray:
-    r"""Glorot & Bengio (2010) uniform: samples from :math:`\mathcal{U}(-\text{bound}, \text{bound})`,
+    r"""Glorot & Bengio (2010) uniform: samples from
+    :math:`\mathcal{U}(-\text{bound}, \text{bound})`,
 
     .. math::
         \text{bound} = \text{gain} \cdot \sqrt{\frac{6}{\text{fan\_in} + \text{fan\_out}}},

@@ -55,7 +55,8 @@ def assert_close(name, ours, theirs, dtype, scale=None, condition=1.0):
     """
     tolerance = TOLERANCE[dtype] * (max(1.0, condition) if dtype == np.float32 else 1.0)
     err = relative_error(ours, theirs, scale)
-    assert err <= tolerance, f"{name}: relative error {err:.3g} against torch (tolerance {tolerance:.3g})"
+    assert err <= tolerance, \
+        f"{name}: relative error {err:.3g} against torch (tolerance {tolerance:.3g})"
 
 
 def numerical_gradient(f, a: np.ndarray, h: float = 1e-6) -> np.ndarray:
@@ -90,7 +91,8 @@ def bits(a: np.ndarray) -> bytes:
 
 
 def without_jit(module: str, function: str, tmp_path):
-    """``tests.layers.<module>.<function>()`` run under NUMBA_DISABLE_JIT=1 (a pickle round trip)."""
+    """``tests.layers.<module>.<function>()`` run under NUMBA_DISABLE_JIT=1,
+    its result returned through a pickle."""
     import pickle
     import subprocess
     import sys

@@ -57,8 +57,9 @@ def test_kept_fraction_is_binomial_and_kept_units_scale_exactly(dtype, p, seed):
     out, cache = dropout_forward(x, p, rng=seed)
     kept = out != 0
     k = int(np.count_nonzero(kept))
-    assert abs(k - n * (1 - p)) <= Z * math.sqrt(n * p * (1 - p)), \
-        f"kept {k} of {n} with p = {p}: expected {n * (1 - p):.0f} +- {math.sqrt(n * p * (1 - p)):.0f}"
+    sd = math.sqrt(n * p * (1 - p))
+    assert abs(k - n * (1 - p)) <= Z * sd, \
+        f"kept {k} of {n} with p = {p}: expected {n * (1 - p):.0f}, standard deviation {sd:.0f}"
     scale = dtype(1) / dtype(1 - p)
     assert np.array_equal(out[kept], x[kept] * scale)
     assert np.array_equal(kept, cache.keep)

@@ -58,15 +58,17 @@ def _group_size(channels: int, length: int) -> int:
 
 
 @kernel
-def batchnorm_forward_kernel(x2, out2, L, gamma, beta, mean, var, invstd, training, eps, group):
+def batchnorm_forward_kernel(x2, out2, L, gamma, beta, running_mean, running_var, mean, var,
+                             invstd, training, momentum, eps, group):
     """out = (x - mean) * (gamma * invstd) + beta, channel by channel.
 
-    With ``training`` it first fills ``mean``, ``var`` (biased) and ``invstd``
-    from the batch, in two passes (mean, then centred squares: the one-pass
-    E[x^2] - E[x]^2 cancels catastrophically when |mean| >> std); otherwise it
-    reads ``mean`` and ``invstd`` (the running statistics).  A task works on
-    one group of channels from start to end, so the second and third passes
-    find its data still in cache.
+    With ``training`` it first fills ``mean``, ``var`` (the sum of squared
+    deviations) and ``invstd`` from the batch, in two passes (mean, then
+    centred squares: the one-pass E[x^2] - E[x]^2 cancels catastrophically
+    when |mean| >> std), and updates the running statistics in place;
+    otherwise ``mean`` and ``invstd`` come from the running statistics.  A
+    task works on one group of channels from start to end, so the second and
+    third passes find its data still in cache.
     """
     N = x2.shape[0]
     C = gamma.size
@@ -130,8 +132,17 @@ def batchnorm_forward_kernel(x2, out2, L, gamma, beta, mean, var, invstd, traini
                         l = 0
                         c += 1
             for c in range(c0, c1):
-                var[c] = var[c] / count
-                invstd[c] = 1.0 / np.sqrt(var[c] + eps)
+                invstd[c] = 1.0 / np.sqrt(var[c] / count + eps)
+                # torch's update: momentum weighs the batch, whose variance
+                # enters unbiased (divided by count - 1 > 0, checked before)
+                keep = 1.0 - momentum
+                running_mean[c] = momentum * mean[c] + keep * np.float64(running_mean[c])
+                unbiased = var[c] / (count - 1)
+                running_var[c] = momentum * unbiased + keep * np.float64(running_var[c])
+        else:
+            for c in range(c0, c1):
+                mean[c] = running_mean[c]
+                invstd[c] = 1.0 / np.sqrt(np.float64(running_var[c]) + eps)
         # pass 3: normalise, scale and shift
         for t0 in range(m0, m1, TILE):
             w = min(TILE, m1 - t0)
@@ -335,20 +346,11 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training=True, 
             "N*H*W - 1 = 0) is undefined, so there is nothing to normalise with. Use a batch "
             "of at least 2 values per channel, or training=False (as torch requires too)")
 
-    var = np.empty(C, np.float64)
-    if training:
-        mean = np.empty(C, np.float64)
-        invstd = np.empty(C, np.float64)
-    else:
-        mean = running_mean.astype(np.float64)
-        invstd = 1.0 / np.sqrt(running_var.astype(np.float64) + eps)
+    mean, var, invstd = np.empty((3, C))
     out = np.empty_like(x)
-    batchnorm_forward_kernel(x.reshape(N, C * L), out.reshape(N, C * L), L, gamma, beta, mean,
-                             var, invstd, training, eps, _group_size(C, L))
-    if training:
-        unbiased = var * (N * L / (N * L - 1))
-        running_mean[...] = momentum * mean + (1.0 - momentum) * running_mean
-        running_var[...] = momentum * unbiased + (1.0 - momentum) * running_var
+    batchnorm_forward_kernel(x.reshape(N, C * L), out.reshape(N, C * L), L, gamma, beta,
+                             running_mean, running_var, mean, var, invstd, training, momentum,
+                             eps, _group_size(C, L))
     return out, BatchNormCache(x, gamma, mean, invstd, training)
 
 
