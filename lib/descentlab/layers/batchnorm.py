@@ -346,6 +346,12 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training=True, 
             "N*H*W - 1 = 0) is undefined, so there is nothing to normalise with. Use a batch "
             "of at least 2 values per channel, or training=False (as torch requires too)")
 
+    if not training:
+        # Eval may be given read-only statistics, but Numba types a read-only
+        # array as such and will not compile the (untaken) in-place update
+        # for it; C numbers are cheap to copy.
+        running_mean = running_mean if running_mean.flags.writeable else running_mean.copy()
+        running_var = running_var if running_var.flags.writeable else running_var.copy()
     mean, var, invstd = np.empty((3, C))
     out = np.empty_like(x)
     batchnorm_forward_kernel(x.reshape(N, C * L), out.reshape(N, C * L), L, gamma, beta,
