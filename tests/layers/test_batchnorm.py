@@ -157,6 +157,15 @@ def test_eval_accepts_read_only_running_stats():
     assert out.dtype == np.float32
 
 
+def test_read_only_inputs_are_accepted():
+    """Only the running statistics are written (in training); inputs may be read-only."""
+    p = problem((4, 3, 2), np.float32, seed=11)
+    expected = ours(p, True)
+    for k in ("x", "gamma", "beta", "dout"):
+        p[k].flags.writeable = False
+    assert [bits(a) for a in ours(p, True)] == [bits(a) for a in expected]
+
+
 def test_batch_of_one_is_fine_in_eval():
     p = problem((1, 3), np.float64, seed=4)
     for name, a, t in zip(NAMES, ours(p, False), torchs(p, False)):

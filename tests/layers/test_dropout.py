@@ -105,6 +105,13 @@ def test_generator_is_used_and_advanced():
     assert bits(first) != bits(dropout_forward(x, 0.5, rng=g1)[0])
 
 
+def test_read_only_inputs_are_accepted():
+    x = np.ones((30, 30))
+    x.flags.writeable = False
+    out, cache = dropout_forward(x, 0.4, rng=5)
+    assert np.array_equal(dropout_backward(x, cache), out)
+
+
 def test_backward_uses_the_forward_mask():
     x = np.ones((30, 30))
     out, cache = dropout_forward(x, 0.4, rng=5)

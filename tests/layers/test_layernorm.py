@@ -108,6 +108,14 @@ def test_each_sample_is_normalised_on_its_own():
     assert bits(alone[0]) == bits(out[1])
 
 
+def test_read_only_inputs_are_accepted():
+    p = problem((4, 3, 2), (3, 2), np.float32, seed=11)
+    expected = ours(p)
+    for a in p.values():
+        a.flags.writeable = False
+    assert [bits(a) for a in ours(p)] == [bits(a) for a in expected]
+
+
 def test_an_empty_batch_gives_empty_results():
     p = problem((0, 4), (4,), np.float64, seed=3)
     out, dx, dgamma, dbeta = ours(p)
