@@ -301,9 +301,10 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training=True, 
         \hat\mu \leftarrow (1-m)\,\hat\mu + m\,\mu_c, \qquad
         \hat\sigma^2 \leftarrow (1-m)\,\hat\sigma^2 + m\,\tfrac{M}{M-1}\sigma_c^2 .
 
-    (Note that this ``momentum`` is 1 minus the decay of an exponential moving
-    average as CS231n writes it.)  With ``training=False`` the running
-    statistics normalise and nothing is updated.
+    Beware: CS231n's ``momentum`` (0.9) weighs the *old* running value, so
+    torch's (and our) 0.1 is 1 minus it.  torch's ``momentum=None``
+    (a cumulative average) is not offered.  With ``training=False`` the
+    running statistics normalise and nothing is updated.
 
     Args:
         x: (N, C) or (N, C, H, W) (any (N, C, *) works), float32 or float64,
