@@ -132,3 +132,21 @@ def like(arrays, name: str, reference: list[np.ndarray], ref_name: str,
             raise TypeError(f"{_where(owner, f'{name}[{i}]')} has dtype {a.dtype}, "
                             f"but {ref_name}[{i}] has dtype {r.dtype}")
     return list(arrays)
+
+
+def generator(value, name: str = "rng", owner: str | None = None) -> np.random.Generator:
+    """A ``numpy.random.Generator``: one given, one seeded by an int, or a fresh one for None.
+
+    A Generator passed in is used as is (and advanced), so successive calls
+    draw fresh numbers; an int seed gives the same numbers on every call.
+    """
+    if value is None:
+        return np.random.default_rng()
+    if isinstance(value, np.random.Generator):
+        return value
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{_where(owner, name)} must be a numpy.random.Generator, an int seed "
+                        f"or None, got {value!r} of type {type(value).__name__}")
+    if value < 0:
+        raise ValueError(f"{_where(owner, name)} must be a seed >= 0, got {value!r}")
+    return np.random.default_rng(int(value))

@@ -20,6 +20,7 @@ __all__ = ["interleaved", "fmt_time", "table", "python_seconds", "SUITES"]
 #: name -> module with ``add_arguments(parser)`` and ``main(args) -> int``
 SUITES = {
     "optim": "descentlab.bench.optim",
+    "layers": "descentlab.bench.layers",
     "surfaces": "descentlab.bench.surfaces",
     "grading": "descentlab.bench.grading",
 }
