@@ -12,6 +12,10 @@ export PATH := $(abspath $(BIN)):$(PATH)
 # caller chose a place.
 export NUMBA_CACHE_DIR ?= $(abspath .numba_cache)
 
+# The library's tests, run a second time with every kernel as plain Python.
+NOJIT_TESTS := tests/optim tests/schedulers tests/layers tests/surfaces tests/test_init.py \
+               tests/test_data.py tests/test_models.py tests/test_jit.py
+
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings
 
@@ -39,13 +43,13 @@ course: $(STAMP)
 # The second run checks the pure-Python fallback of the kernels.
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2
-	NUMBA_DISABLE_JIT=1 $(BIN)/python -m pytest tests/optim -p no:cacheprovider -q
+	NUMBA_DISABLE_JIT=1 $(BIN)/python -m pytest -n 2 -p no:cacheprovider -q $(NOJIT_TESTS)
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -x -q --hypothesis-profile=dev
 
 test-nojit: $(STAMP)
-	NUMBA_DISABLE_JIT=1 $(BIN)/python -m pytest tests/optim -q
+	NUMBA_DISABLE_JIT=1 $(BIN)/python -m pytest -n 2 -q $(NOJIT_TESTS)
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab $(ROOT_FLAG) --notebook-dir=$(CURDIR)
