@@ -150,3 +150,41 @@ def test_cli_rejects_an_unknown_assignment(tmp_path):
     out = subprocess.run([sys.executable, "-m", "descentlab.cli", "grade", "ps9_nothing",
                           "--course", str(tmp_path)], capture_output=True, text=True, timeout=120)
     assert out.returncode == 2 and "ASSIGNMENT" in out.stderr
+
+
+def test_a_grader_killed_mid_class_loses_nothing_and_a_rerun_finishes(tmp_path):
+    """SIGKILL the grader after the first student; the rerun grades everyone, the
+    submissions are untouched and the gradebook holds one row per student."""
+    import hashlib
+    import signal
+    import time
+
+    from nbgrader.api import Gradebook
+
+    from descentlab.grading.nbconfig import config
+
+    assignment = "ps3_adaptive"
+    for student in ("noor", "solution", "tomas"):
+        shutil.copytree(demo.DEMO / "submitted" / student / assignment,
+                        tmp_path / "submitted" / student / assignment)
+    digest = lambda: {p.name: hashlib.sha256(p.read_bytes()).hexdigest()  # noqa: E731
+                      for p in sorted((tmp_path / "submitted").rglob("*.ipynb"))}
+    before = digest()
+    proc = subprocess.Popen([sys.executable, "-m", "descentlab.cli", "grade", assignment,
+                             "--course", str(tmp_path)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 300
+    while not (tmp_path / "feedback" / "noor").exists() and time.time() < deadline:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert (tmp_path / "feedback" / "noor").exists(), "the first student was never graded"
+
+    rows = {r.student: r for r in grade(assignment, tmp_path)}
+    expected = {s: demo.expected_score(assignment, demo.submissions(assignment)[s])[0]
+                for s in ("noor", "solution", "tomas")}
+    assert {s: r.score for s, r in rows.items()} == expected
+    assert digest() == before
+    with Gradebook(config(tmp_path).CourseDirectory.db_url, "descentlab") as gb:
+        assert sorted(s.student.id for s in gb.find_assignment(assignment).submissions) == \
+            sorted(expected)
