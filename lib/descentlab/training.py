@@ -136,6 +136,15 @@ def fit(model, optimizer, X, y, *, epochs: int, batch_size: int | None = None,
     marks = sorted({math.ceil(per_epoch * (k + 1) / records_per_epoch)
                     for k in range(min(records_per_epoch, per_epoch))})
     rows = [_record(model, X, y, validation, 0.0, 0, 0, 0.0)]
+    with np.errstate(all="ignore"):  # a diverging run records inf/NaN, not warnings
+        _train(model, optimizer, X, y, validation, epochs, batch_size, sampling, rng, per_epoch,
+               marks, scheduler, rows)
+    return History(*(np.array(column) for column in zip(*rows)))
+
+
+def _train(model, optimizer, X, y, validation, epochs, batch_size, sampling, rng, per_epoch,
+           marks, scheduler, rows):
+    n = X.shape[0]
     updates, examples, seconds = 0, 0, 0.0
     for epoch in range(epochs):
         t0 = time.perf_counter()
@@ -157,11 +166,10 @@ def fit(model, optimizer, X, y, *, epochs: int, batch_size: int | None = None,
                                     examples, seconds))
                 next_mark += 1
                 t0 = time.perf_counter()
-    return History(*(np.array(column) for column in zip(*rows)))
 
 
 def _record(model, X, y, validation, epoch, updates, examples, seconds):
-    with np.errstate(all="ignore"):  # a diverged run records inf/NaN, not warnings
+    with np.errstate(all="ignore"):
         loss, grads = model.loss_and_grads(X, y)
         grad_norm = math.sqrt(sum(float(np.sum(g.astype(np.float64) ** 2)) for g in grads))
         accuracy = model.accuracy(X, y) if hasattr(model, "accuracy") else math.nan
