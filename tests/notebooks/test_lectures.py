@@ -162,6 +162,12 @@ def test_lecture_executes_headless_and_shows_what_it_claims(path, tmp_path, monk
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
         [lib, *filter(None, [os.environ.get("PYTHONPATH")])]))
     monkeypatch.delenv("MPLBACKEND", raising=False)
+    # pytest -n 2 runs two kernels on two cores: one thread each for BLAS,
+    # torch and Numba, or their thread pools fight over the cores and a
+    # lecture takes several times longer
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                "NUMBA_NUM_THREADS"):
+        monkeypatch.setenv(var, "1")
     run = execute(path, keep=tmp_path, timeout=120)
     print(f"{path.name}: {run.seconds:.1f} s")
     assert run.ok, f"{path.name} failed: {run.error}"
