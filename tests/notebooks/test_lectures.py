@@ -70,7 +70,8 @@ def test_lecture_source_has_every_ingredient(path):
     markdown = "\n".join(c.source for c in cells(nb, "markdown"))
     code = "\n".join(c.source for c in cells(nb, "code"))
     assert "$$" in markdown or r"\begin{aligned}" in markdown, "no displayed LaTeX"
-    assert re.search(r"^import descentlab|^from descentlab", code, re.M), "does not import descentlab"
+    assert re.search(r"^import descentlab|^from descentlab", code, re.M), \
+        "does not import descentlab"
     assert EXPLORER.search(code), "constructs no widget explorer"
     assert "against_torch(" in code or "torch.optim." in code, "no agreement with torch.optim"
     assert "pick_device(" in code and ("device_comparison(" in code or "time_on(" in code), \
