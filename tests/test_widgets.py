@@ -380,6 +380,8 @@ def test_momentum_explorer_reports_divergence_and_rejects_bad_settings(recwarn):
             e.set(**settings)
     with pytest.raises(ValueError, match="momentum"):
         heavy_ball_rates(0.1, 1.0, 1.0)
+    with pytest.raises(TypeError, match="angle"):
+        MomentumExplorer(angle="steep")
 
 
 # -- TrainingExplorer ------------------------------------------------------------

@@ -731,7 +731,9 @@ class MomentumExplorer(_FigureExplorer):
     def __init__(self, kappa: float = 100.0, *, lr: float | None = None,
                  momentum: float = 0.0, steps: int = 100, angle: float = 0.0, x0=None,
                  figsize=(12.0, 3.9), dpi: int = 100):
-        self.angle = float(angle)
+        self.angle = _checks.real(angle, "angle", self._owner)
+        if not math.isfinite(self.angle):
+            raise ValueError(f"{self._owner}: angle must be finite, got {angle!r}")
         self.ax_path, self.ax_modes, self.ax_rate = self._start(
             figsize, dpi, 3, width_ratios=(1.1, 1.0, 1.0))
         self.figure.subplots_adjust(left=0.045, right=0.95, bottom=0.13, top=0.9, wspace=0.3)
