@@ -12,6 +12,7 @@ matplotlib.use("Agg")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from hypothesis import given, strategies as st  # noqa: E402
 from PIL import Image  # noqa: E402
 
 import descentlab.surfaces as S  # noqa: E402
@@ -270,3 +271,174 @@ def test_runs_headless_under_nbclient(tmp_path):
         assert "application/vnd.jupyter.widget-view+json" in o.data and "image/png" in o.data
     printed = "".join(o.text for o in outputs if o.output_type == "stream")
     assert printed.split() == [repr(2 / (1 / 20 + 1)), "0"]
+
+
+# -- MomentumExplorer ------------------------------------------------------------
+
+from descentlab import training  # noqa: E402
+from descentlab.widgets import MomentumExplorer, TrainingExplorer, heavy_ball_rates  # noqa: E402
+
+
+def hessian(surface):
+    """The quadratic's Hessian, column by column from its (linear) gradient."""
+    return np.column_stack([surface.grad(1.0, 0.0), surface.grad(0.0, 1.0)])
+
+
+def spectral_radius(lr, momentum, lam):
+    R = np.array([[momentum, lam], [-lr * momentum, 1.0 - lr * lam]])
+    return np.max(np.abs(np.linalg.eigvals(R)))
+
+
+@given(lr=st.floats(0.0, 5.0), momentum=st.floats(0.0, 0.999), lam=st.floats(1e-3, 2.0))
+def test_heavy_ball_rates_are_spectral_radii(lr, momentum, lam):
+    assert heavy_ball_rates(lr, momentum, lam) == pytest.approx(
+        spectral_radius(lr, momentum, lam), rel=1e-6, abs=1e-7)
+
+
+def test_heavy_ball_rate_is_the_measured_decay():
+    # an underdamped and an overdamped setting: the error's decay over the
+    # second half of a long run, measured on the path, is the predicted rate
+    q = S.quadratic(kappa=50.0)
+    for lr, momentum in ((0.5, 0.9), (0.2, 0.1)):
+        path = S.trajectory("SGD", q, (3.0, 2.0), 400, lr=lr, momentum=momentum)
+        r = np.hypot(path[:, 0], path[:, 1])
+        measured = (np.max(r[350:]) / np.max(r[150:200])) ** (1 / 200)
+        predicted = max(heavy_ball_rates(lr, momentum, [q.lam_min, q.lam_max]))
+        assert measured == pytest.approx(predicted, rel=2e-3)
+
+
+@pytest.fixture
+def momentum_explorer():
+    return MomentumExplorer(kappa=30.0, angle=0.5, steps=STEPS)
+
+
+def test_momentum_sliders_redraw_the_path_the_modes_and_the_setting(momentum_explorer):
+    e = momentum_explorer
+    before = e.png()
+    old_path = e.path_line.get_xydata().copy()
+    e.lr_slider.value = 1.2
+    e.momentum_slider.value = 0.6
+    assert e.png() != before
+    q = S.quadratic(kappa=30.0, angle=0.5)
+    path = S.trajectory("SGD", q, q.start, STEPS, lr=1.2, momentum=0.6)
+    np.testing.assert_array_equal(e.path_line.get_xydata(), path)
+    assert not np.array_equal(old_path, path)
+    # the error along each eigenvector: projections on numpy's eigenvectors
+    lams, vecs = np.linalg.eigh(hessian(q))
+    for i in range(2):
+        shown_err = np.asarray(e.mode_lines[i].get_ydata())
+        np.testing.assert_allclose(shown_err, np.abs(path @ vecs[:, i]), rtol=1e-9, atol=1e-12)
+        assert e.rates[i] == pytest.approx(spectral_radius(1.2, 0.6, lams[i]), rel=1e-7)
+        slope = np.diff(np.log(e.rate_lines[i].get_ydata()))
+        np.testing.assert_allclose(slope, np.log(e.rates[i]), rtol=1e-9)
+    np.testing.assert_array_equal(e.setting_marker.get_xydata(), [[1.2, 0.6]])
+    assert f"{e.rates[1]:.4f}" in e.report.value
+
+
+def test_rate_map_colours_steps_at_the_worst_rate_and_greys_divergence(momentum_explorer):
+    e = momentum_explorer
+    e.kappa_slider.value = 200.0
+    lams = np.linalg.eigvalsh(hessian(S.quadratic(kappa=200.0, angle=0.5)))
+    shown_map = np.asarray(e.rate_image.get_array())
+    a, b = e.rate_grid
+    rng = np.random.default_rng(0)
+    for j, i in zip(rng.integers(0, b.size, 40), rng.integers(0, a.size, 40)):
+        rho = max(spectral_radius(a[i], b[j], lam) for lam in lams)
+        if rho >= 1.0 + 1e-9:
+            assert np.isnan(shown_map[j, i]) or np.ma.is_masked(shown_map[j, i])
+        elif rho < 1.0 - 1e-9:
+            want = max(1.0, np.log(1e-3) / np.log(rho)) if rho > 0 else 1.0
+            assert shown_map[j, i] == pytest.approx(want, rel=1e-5)
+    # for alpha > 0 the stable region is alpha * lam_max < 2 (1 + beta)
+    # (alpha = 0 stands still: rate 1 up to rounding)
+    stable = np.isfinite(np.ma.filled(shown_map, np.nan))
+    A, B = np.meshgrid(a, b)
+    clear = (A > 0) & (np.abs(A * lams[1] - 2 * (1 + B)) > 1e-6)
+    np.testing.assert_array_equal(stable[clear], (A * lams[1] < 2 * (1 + B))[clear])
+
+
+def test_momentum_buttons_set_the_optimal_settings(momentum_explorer):
+    e = momentum_explorer
+    e.heavy_ball_button.click()
+    k = 30.0
+    assert e.lr == pytest.approx(4 / (1 + 1 / np.sqrt(k)) ** 2, rel=1e-9)
+    assert e.momentum == pytest.approx(((np.sqrt(k) - 1) / (np.sqrt(k) + 1)) ** 2, abs=1e-3)
+    e.optimal_button.click()
+    assert e.momentum == 0.0 and e.lr == pytest.approx(2 / (1 + 1 / k), abs=1e-3)
+    assert e.rate == pytest.approx((k - 1) / (k + 1), abs=1e-3)
+
+
+def test_momentum_explorer_reports_divergence_and_rejects_bad_settings(recwarn):
+    e = MomentumExplorer(kappa=10.0, lr=3.0, momentum=0.1, steps=STEPS)
+    assert e.rate > 1 and "diverges" in e.report.value
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+    for settings, error, match in ((dict(lr=5.0), ValueError, "lr"),
+                                   (dict(momentum=1.0), ValueError, "momentum"),
+                                   (dict(beta=0.5), TypeError, "beta"),
+                                   (dict(x0=(1.0,)), TypeError, "x0")):
+        with pytest.raises(error, match=match):
+            e.set(**settings)
+    with pytest.raises(ValueError, match="momentum"):
+        heavy_ball_rates(0.1, 1.0, 1.0)
+    with pytest.raises(TypeError, match="angle"):
+        MomentumExplorer(angle="steep")
+
+
+# -- TrainingExplorer ------------------------------------------------------------
+
+EPOCHS = 2 if NOJIT else 4
+
+
+@pytest.fixture(scope="module")
+def digits():
+    from descentlab.data import digits
+    return digits(seed=0)
+
+
+def test_training_sliders_retrain_and_plot_the_run(digits):
+    import descentlab.optim as dlo
+    from descentlab.models import SoftmaxRegression
+
+    e = TrainingExplorer(digits, lr=0.1, batch_size=64, epochs=EPOCHS)
+    before = e.png()
+    e.set(lr=0.02, momentum=0.5, sampling="replacement", seed=3)
+    e.batch_slider.value = 16
+    assert e.png() != before
+    model = SoftmaxRegression(64, 10, seed=3)
+    h = training.fit(model, dlo.SGD(model.params, lr=0.02, momentum=0.5), digits.X_train,
+                     digits.y_train, epochs=EPOCHS, batch_size=16, sampling="replacement",
+                     seed=3, validation=(digits.X_val, digits.y_val))
+    ref_model = SoftmaxRegression(64, 10, seed=3)
+    ref = training.fit(ref_model, dlo.SGD(ref_model.params, lr=0.02, momentum=0.5),
+                       digits.X_train, digits.y_train, epochs=EPOCHS, batch_size=None)
+    for line, (x, y) in ((e.lines["train"], (h.epoch, h.train_loss)),
+                         (e.lines["val"], (h.epoch, h.val_loss)),
+                         (e.lines["reference"], (ref.epoch, ref.train_loss)),
+                         (e.acc_lines["val"], (h.epoch, h.val_accuracy))):
+        np.testing.assert_array_equal(line.get_xdata(), x)
+        np.testing.assert_allclose(line.get_ydata(), y, rtol=1e-12)
+    assert f"{h.val_accuracy[-1]:.1%}" in e.report.value
+
+
+def test_full_batch_is_gradient_descent(digits):
+    e = TrainingExplorer(digits, lr=0.5, batch_size=None, epochs=EPOCHS)
+    assert e.batch_slider.value == "full" and e.batch_size is None
+    np.testing.assert_array_equal(e.history.updates, np.arange(EPOCHS + 1))
+    np.testing.assert_allclose(e.history.train_loss, e.reference_history.train_loss, rtol=1e-12)
+
+
+def test_training_explorer_custom_model_and_bad_settings(digits, recwarn):
+    from descentlab.models import MLP
+
+    e = TrainingExplorer(digits, lambda seed: MLP(64, 8, 10, seed=seed), lr=10.0, epochs=2,
+                         reference=False)
+    assert not e.lines["reference"].get_visible()
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+    for settings, error, match in ((dict(batch_size=3), ValueError, "batch_size"),
+                                   (dict(lr=100.0), ValueError, "lr"),
+                                   (dict(sampling="bootstrap"), ValueError, "sampling"),
+                                   (dict(optimizer="Adam"), TypeError, "optimizer")):
+        with pytest.raises(error, match=match):
+            e.set(**settings)
+    with pytest.raises(TypeError, match="data"):
+        TrainingExplorer(object())

@@ -14,7 +14,7 @@ import importlib
 __version__ = "0.1.0"
 
 _SUBMODULES = ("optim", "schedulers", "init", "layers", "surfaces", "widgets", "data", "models",
-               "compare", "grading", "cli", "bench")
+               "training", "compare", "grading", "cli", "bench")
 
 __all__ = ["__version__", *_SUBMODULES]
 
