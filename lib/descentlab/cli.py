@@ -31,6 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     lec = sub.add_parser("lectures", help="execute every lecture headless and time it")
     lec.add_argument("--keep", type=Path, default=None,
                      help="write the executed notebooks into this folder")
+    lec.add_argument("--folder", type=Path, default=None,
+                     help="run the notebooks in this folder instead of lectures/")
 
     bench = sub.add_parser("bench", help="benchmarks against peers measured in the same run")
     suites = bench.add_subparsers(dest="suite", required=True, metavar="SUITE")
@@ -64,8 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         return course_main(workers=args.workers)
     if args.command == "lectures":
         from .notebooks import LECTURES, execute_all, table
-        runs = execute_all(LECTURES, keep=args.keep)
-        print(table(runs) if runs else "no lectures in lectures/")
+        runs = execute_all(args.folder or LECTURES, keep=args.keep)
+        print(table(runs) if runs else f"no notebooks in {args.folder or LECTURES}")
         return 0 if all(r.ok for r in runs) else 1
     if args.command == "bench":
         return importlib.import_module(SUITES[args.suite]).main(args)
