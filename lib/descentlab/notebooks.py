@@ -46,7 +46,9 @@ def execute(path: Path, *, timeout: int = CELL_TIMEOUT, keep: Path | None = None
     if bindir not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    # the kernel's own log (its warning about local TCP) is not the lecture's output
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                            extra_arguments=["--IPKernelApp.log_level=ERROR"],
                             resources={"metadata": {"path": str(path.parent)}})
     started = time.perf_counter()
     error = None
