@@ -4,7 +4,6 @@ submission is declared to get wrong."""
 
 import csv
 import io
-import json
 import os
 import shutil
 import subprocess

@@ -1,7 +1,6 @@
 """assignments/ and the demo class are always what a fresh release would produce."""
 
 import json
-import shutil
 from pathlib import Path
 
 import nbformat

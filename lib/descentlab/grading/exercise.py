@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from .guard import ReferenceUsed
-from .report import Mismatch, compare, short
+from .report import Mismatch, compare
 from .sandbox import RemoteError
 
 __all__ = ["Case", "Mistake", "Exercise", "MISSING", "Raised", "snapshot"]
@@ -181,10 +181,6 @@ def first_difference(expected: Observations, actual: Observations) -> Mismatch |
         return Mismatch("the run", "error", f"stopped after {len(actual)} of {len(expected)} steps",
                         step=len(actual) + 1)
     return None
-
-
-def describe_inputs(**inputs) -> str:
-    return ", ".join(f"{k}={short(v)}" for k, v in inputs.items())
 
 
 def observe_state(state: Any, keys: Iterable[str]) -> dict[str, Any]:

@@ -11,7 +11,6 @@ import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import numpy as np
 
 from .exercise import Case, Exercise, Raised, snapshot
 
@@ -55,10 +54,3 @@ class FunctionExercise(Exercise):
                 break
         return observed
 
-
-def grid(**axes) -> tuple[dict, ...]:
-    """Every combination of the given argument values, as call dicts."""
-    calls = [{}]
-    for name, values in axes.items():
-        calls = [{**c, name: v} for c in calls for v in np.atleast_1d(values).tolist()]
-    return tuple(calls)

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .exercise import Case, Exercise, Raised, observe_state, snapshot
-from .report import short
 
 
 @dataclass(frozen=True)
@@ -112,7 +111,3 @@ def from_optimizer(cls, names: dict[str, str], state_map: dict[str, str], hyper_
             state[mine] = snapshot(opt.state[0][theirs])
         return w
     return reference
-
-
-def describe(**hyper) -> str:
-    return ", ".join(f"{k}={short(v)}" for k, v in hyper.items())

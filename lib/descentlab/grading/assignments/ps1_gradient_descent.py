@@ -13,7 +13,7 @@ from ...models import SoftmaxRegression
 from ...optim import SGD
 from ...schedulers import exponential_decay, inverse_time, step_decay
 from ..exercise import Case, Exercise, Mistake, Raised
-from ..functions import FunctionExercise, FunctionPart, grid
+from ..functions import FunctionExercise, FunctionPart
 from ..report import Mismatch
 
 A = "ps1_gradient_descent"
