@@ -134,3 +134,31 @@ def test_python_fallback_gives_the_same_bits(tmp_path, dtype):
     for name in CONFIGS:
         compiled = run(name, 40, getattr(np, dtype), steps=60)
         assert np.array_equal(compiled, fallback[name]), name
+
+
+@needs_jit
+def test_editing_an_inlined_helper_invalidates_the_kernels_that_inline_it(tmp_path):
+    """Numba alone keys Adam's cache entry on adam.py only; an edit to the lerp it
+    inlines (optim/_elementwise.py) must not leave a stale kernel on disk."""
+    import shutil
+    from pathlib import Path
+
+    import descentlab
+
+    lib = tmp_path / "lib"
+    shutil.copytree(Path(descentlab.__file__).parent, lib / "descentlab",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    code = """
+        import json, numpy as np
+        from descentlab.optim import Adam
+        from descentlab.optim.adam import adam_kernel
+        Adam([np.zeros(3)]).step([np.ones(3)])
+        s = adam_kernel.serial.stats
+        print(json.dumps([sum(s.cache_hits.values()), sum(s.cache_misses.values())]))
+    """
+    env = dict(NUMBA_CACHE_DIR=str(tmp_path / "cache"), PYTHONPATH=str(lib))
+    assert json.loads(python(code, **env)) == [0, 1]
+    assert json.loads(python(code, **env)) == [1, 0]
+    helper = lib / "descentlab" / "optim" / "_elementwise.py"
+    helper.write_text(helper.read_text() + "\n# an edit\n")
+    assert json.loads(python(code, **env)) == [0, 1]

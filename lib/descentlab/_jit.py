@@ -8,6 +8,11 @@
   torch instead of raising; the Python error model would also put a branch in
   every loop and stop LLVM from vectorising it.
 * Nothing is compiled at import: dispatchers are lazy.
+* Numba keys a cache entry on the decorated function's own source file, so
+  editing a helper that a kernel inlines (``optim/_elementwise.py``) or calls
+  (the kernels a trajectory loop runs) would leave the kernel stale on disk.
+  Every cache entry here is therefore also keyed on a hash of all the
+  package's compiled code: an edit to any of it recompiles everything once.
 
 ``NUMBA_DISABLE_JIT=1`` turns every kernel back into the plain Python function
 it was written as; the test suite runs that way too.
@@ -16,11 +21,15 @@ it was written as; the test suite runs that way too.
 from __future__ import annotations
 
 import functools
+import hashlib
 import types
+from pathlib import Path
 
 from numba import njit, prange
+from numba.core.caching import FunctionCache
+from numba.core.dispatcher import Dispatcher
 
-__all__ = ["OPTIONS", "PARALLEL_MIN_SIZE", "jit", "inline", "kernel", "prange"]
+__all__ = ["OPTIONS", "PARALLEL_MIN_SIZE", "jit", "inline", "kernel", "prange", "source_hash"]
 
 OPTIONS = dict(cache=True, fastmath=False, error_model="numpy", nogil=True)
 
@@ -29,14 +38,44 @@ OPTIONS = dict(cache=True, fastmath=False, error_model="numpy", nogil=True)
 PARALLEL_MIN_SIZE = 1 << 16
 
 
+#: The files holding compiled code, relative to the package.
+COMPILED = ("_jit.py", "optim", "layers", "surfaces", "bench")
+
+
+@functools.cache
+def source_hash() -> str:
+    """A digest of every source file of the package's compiled code."""
+    root = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for entry in COMPILED:
+        for path in sorted((root / entry).rglob("*.py")) if (root / entry).is_dir() else [root / entry]:
+            digest.update(str(path.relative_to(root)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+class _KeyedCache(FunctionCache):
+    """Numba's on-disk cache, with every entry also keyed on :func:`source_hash`."""
+
+    def _index_key(self, sig, codegen):
+        return (*super()._index_key(sig, codegen), source_hash())
+
+
+def _compile(fn, **options):
+    dispatcher = njit(**options, **OPTIONS)(fn)
+    if isinstance(dispatcher, Dispatcher):  # under NUMBA_DISABLE_JIT=1 it is fn itself
+        dispatcher._cache = _KeyedCache(dispatcher.py_func)
+    return dispatcher
+
+
 def jit(fn):
     """Compile ``fn`` with the project's options (scalar or serial code)."""
-    return njit(**OPTIONS)(fn)
+    return _compile(fn)
 
 
 def inline(fn):
     """A small scalar helper that Numba inlines into the loops that call it."""
-    return njit(inline="always", **OPTIONS)(fn)
+    return _compile(fn, inline="always")
 
 
 def _renamed(fn: types.FunctionType, suffix: str) -> types.FunctionType:
@@ -63,8 +102,8 @@ class Kernel:
     def __init__(self, fn: types.FunctionType):
         functools.update_wrapper(self, fn)
         self.py_func = fn
-        self.serial = njit(**OPTIONS)(fn)
-        self.parallel = njit(parallel=True, **OPTIONS)(_renamed(fn, "_parallel"))
+        self.serial = _compile(fn)
+        self.parallel = _compile(_renamed(fn, "_parallel"), parallel=True)
 
     def __call__(self, p, *args):
         impl = self.parallel if p.size >= PARALLEL_MIN_SIZE else self.serial

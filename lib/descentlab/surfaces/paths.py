@@ -19,22 +19,16 @@ A run that diverges is not an error: the first row that is not finite is
 kept, and every row after it is NaN (matplotlib leaves NaN out of a line).
 
 Compilation and caching.  There is one compiled loop per update rule; each
-is compiled on first use and cached on disk.  Numba keys a cache entry on the
-source file of the function alone, so an edit to an optimizer's kernel would
-leave a stale loop in the cache; these loops' entries are therefore also keyed
-on a hash of every source file they call into.
+is compiled on first use and cached on disk, keyed (like every descentlab
+kernel, see :mod:`descentlab._jit`) on the source of all the compiled code it
+calls, so editing an optimizer's kernel never leaves a stale loop behind.
 """
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import math
-from pathlib import Path
 
 import numpy as np
-from numba.core.caching import FunctionCache
-from numba.core.dispatcher import Dispatcher
 
 from .. import _checks, optim
 from .._jit import inline, jit
@@ -64,35 +58,6 @@ _nadam = nadam_kernel.serial
 _radam = radam_kernel.serial
 _classic_momentum = classic_momentum_kernel.serial
 _local_gains = local_gains_kernel.serial
-
-
-# -- cache keyed on the code the loops call ------------------------------------
-
-@functools.cache
-def _dependency_hash() -> str:
-    here = Path(__file__).resolve().parent
-    files = sorted(Path(optim.__file__).resolve().parent.glob("*.py"))
-    files += [here / "_formulas.py", here.parent / "_jit.py"]
-    digest = hashlib.sha256()
-    for f in files:
-        digest.update(f.name.encode())
-        digest.update(f.read_bytes())
-    return digest.hexdigest()
-
-
-class _DependentCache(FunctionCache):
-    """Numba's cache, with the key extended by :func:`_dependency_hash`."""
-
-    def _index_key(self, sig, codegen):
-        return (*super()._index_key(sig, codegen), _dependency_hash())
-
-
-def _loop(fn):
-    """:func:`descentlab._jit.jit` with a :class:`_DependentCache`."""
-    dispatcher = jit(fn)
-    if isinstance(dispatcher, Dispatcher):  # not under NUMBA_DISABLE_JIT=1
-        dispatcher._cache = _DependentCache(fn)
-    return dispatcher
 
 
 # -- the compiled loops ---------------------------------------------------------
@@ -125,7 +90,7 @@ def _record(path, t, p):
     path[t + 1, 1] = p[1]
 
 
-@_loop
+@jit
 def _sgd_path(kind, c, x0, lrs, noise, momentum, dampening, weight_decay, nesterov, maximize):
     path, p, g = _begin(x0, lrs.size)
     buf = np.zeros(2 if momentum != 0.0 else 0)
@@ -137,7 +102,7 @@ def _sgd_path(kind, c, x0, lrs, noise, momentum, dampening, weight_decay, nester
     return path
 
 
-@_loop
+@jit
 def _adagrad_path(kind, c, x0, lrs, noise, lr_decay, weight_decay, initial_accumulator_value,
                   eps, maximize):
     path, p, g = _begin(x0, lrs.size)
@@ -150,7 +115,7 @@ def _adagrad_path(kind, c, x0, lrs, noise, lr_decay, weight_decay, initial_accum
     return path
 
 
-@_loop
+@jit
 def _rmsprop_path(kind, c, x0, lrs, noise, alpha, eps, weight_decay, momentum, centered,
                   maximize):
     path, p, g = _begin(x0, lrs.size)
@@ -166,7 +131,7 @@ def _rmsprop_path(kind, c, x0, lrs, noise, alpha, eps, weight_decay, momentum, c
     return path
 
 
-@_loop
+@jit
 def _adadelta_path(kind, c, x0, lrs, noise, rho, eps, weight_decay, maximize):
     path, p, g = _begin(x0, lrs.size)
     square_avg = np.zeros(2)
@@ -179,7 +144,7 @@ def _adadelta_path(kind, c, x0, lrs, noise, rho, eps, weight_decay, maximize):
     return path
 
 
-@_loop
+@jit
 def _adam_path(kind, c, x0, lrs, noise, beta1, beta2, eps, weight_decay, amsgrad, maximize,
                decoupled):
     path, p, g = _begin(x0, lrs.size)
@@ -195,7 +160,7 @@ def _adam_path(kind, c, x0, lrs, noise, beta1, beta2, eps, weight_decay, amsgrad
     return path
 
 
-@_loop
+@jit
 def _adamax_path(kind, c, x0, lrs, noise, beta1, beta2, eps, weight_decay, maximize):
     path, p, g = _begin(x0, lrs.size)
     exp_avg = np.zeros(2)
@@ -208,7 +173,7 @@ def _adamax_path(kind, c, x0, lrs, noise, beta1, beta2, eps, weight_decay, maxim
     return path
 
 
-@_loop
+@jit
 def _nadam_path(kind, c, x0, lrs, noise, beta1, beta2, eps, weight_decay, momentum_decay,
                 decoupled, maximize):
     path, p, g = _begin(x0, lrs.size)
@@ -224,7 +189,7 @@ def _nadam_path(kind, c, x0, lrs, noise, beta1, beta2, eps, weight_decay, moment
     return path
 
 
-@_loop
+@jit
 def _radam_path(kind, c, x0, lrs, noise, beta1, beta2, eps, weight_decay, decoupled, maximize):
     path, p, g = _begin(x0, lrs.size)
     exp_avg = np.zeros(2)
@@ -238,7 +203,7 @@ def _radam_path(kind, c, x0, lrs, noise, beta1, beta2, eps, weight_decay, decoup
     return path
 
 
-@_loop
+@jit
 def _classic_momentum_path(kind, c, x0, lrs, noise, momentum, weight_decay):
     path, p, g = _begin(x0, lrs.size)
     velocity = np.zeros(2)
@@ -250,7 +215,7 @@ def _classic_momentum_path(kind, c, x0, lrs, noise, momentum, weight_decay):
     return path
 
 
-@_loop
+@jit
 def _local_gains_path(kind, c, x0, lrs, noise, beta, gain_min, gain_max):
     path, p, g = _begin(x0, lrs.size)
     gain = np.ones(2)
