@@ -118,7 +118,22 @@ _KEYS = ("surface", "kappa", "x0", "optimizers", "lr", "momentum", "beta1", "bet
          "steps", "noise", "seed")
 
 
-class SurfaceExplorer:
+class _Picture:
+    """What every explorer shares: a ``widget`` to display, whose picture is the
+    PNG in ``image``."""
+
+    def png(self) -> bytes:
+        """The current picture, as PNG bytes."""
+        return self.image.value
+
+    def _repr_mimebundle_(self, **kwargs):
+        bundle = self.widget._repr_mimebundle_(**kwargs) or {}
+        # renderers without widgets (static exports) fall back to the picture
+        bundle["image/png"] = base64.b64encode(self.image.value).decode("ascii")
+        return bundle
+
+
+class SurfaceExplorer(_Picture):
     """Optimizers racing on a 2-D surface; see the module docstring.
 
     Args:
@@ -284,15 +299,6 @@ class SurfaceExplorer:
         """Recompute every path and redraw (what any control change does)."""
         self._request("paths")
 
-    def png(self) -> bytes:
-        """The current picture, as PNG bytes."""
-        return self.image.value
-
-    def _repr_mimebundle_(self, **kwargs):
-        bundle = self.widget._repr_mimebundle_(**kwargs) or {}
-        # renderers without widgets (static exports) fall back to the picture
-        bundle["image/png"] = base64.b64encode(self.image.value).decode("ascii")
-        return bundle
 
     # -- building -----------------------------------------------------------
     def _build_figure(self, figsize, dpi) -> None:
@@ -593,7 +599,7 @@ class SurfaceExplorer:
 
 # -- explorers that own one figure and redraw it on demand ----------------------
 
-class _FigureExplorer:
+class _FigureExplorer(_Picture):
     """What the explorers below share with :class:`SurfaceExplorer`'s design:
     one off-screen figure shown as PNG in an ``ipywidgets.Image``, and
     batched redraws (:meth:`hold`)."""
@@ -643,14 +649,6 @@ class _FigureExplorer:
         """Recompute and redraw (what any control change does)."""
         self._request("compute")
 
-    def png(self) -> bytes:
-        """The current picture, as PNG bytes."""
-        return self.image.value
-
-    def _repr_mimebundle_(self, **kwargs):
-        bundle = self.widget._repr_mimebundle_(**kwargs) or {}
-        bundle["image/png"] = base64.b64encode(self.image.value).decode("ascii")
-        return bundle
 
 
 def heavy_ball_rates(lr, momentum, lam) -> np.ndarray:
