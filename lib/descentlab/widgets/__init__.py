@@ -1,0 +1,14 @@
+"""Interactive explorers for the lectures, one per module on a small shared base
+(:mod:`._base`): the kernel holds the exact values, the sliders are views.
+
+- :class:`SurfaceExplorer` (:mod:`.surface`): optimizers racing on a 2-D surface.
+- :class:`MomentumExplorer` (:mod:`.momentum`): Goh's momentum explorer.
+- :class:`TrainingExplorer` (:mod:`.training`): a real training run on sliders.
+"""
+
+from .momentum import MomentumExplorer, heavy_ball_rates
+from .surface import DEFAULT_LRS, ENTRIES, Entry, SurfaceExplorer
+from .training import TrainingExplorer
+
+__all__ = ["SurfaceExplorer", "Entry", "ENTRIES", "DEFAULT_LRS", "MomentumExplorer",
+           "TrainingExplorer", "heavy_ball_rates"]
