@@ -86,11 +86,11 @@ CITATIONS = {
     "01_gradient_descent": [("Robbins", "1951"), ("Monro", "1951"), ("Bottou", "2010"),
                             ("Bottou", "2012"), ("Curtis", "2018"), ("Nocedal", "2018")],
     "02_momentum": [("Polyak", "1964"), ("Nesterov", "1983"), ("Qian", "1999"),
-                    ("Sutskever", "2013"), ("Goh", "2017")],
+                    ("Sutskever", "2013"), ("Goh", "2017"), ("Bengio", "2012")],
     "03_adaptive": [("Jacobs", "1988"), ("Hinton", "2012"), ("Duchi", "2011"),
                     ("Zeiler", "2012"), ("Kingma", "2015"), ("Reddi", "2018"),
                     ("Loshchilov", "2019"), ("Dozat", "2016"), ("Liu", "2020"),
-                    ("Wilson", "2017"), ("Keskar", "2017")],
+                    ("Wilson", "2017"), ("Keskar", "2017"), ("Soudry", "2018")],
 }
 
 
