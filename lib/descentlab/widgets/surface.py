@@ -47,7 +47,6 @@ lecture cells drive the explorer that way, headless.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from typing import Any, NamedTuple
@@ -57,7 +56,7 @@ import numpy as np
 
 from .. import _checks
 from .. import surfaces as S
-from ._base import _Picture, _assign, _escape, _png
+from ._base import _Picture, _escape, _png
 
 
 class Entry(NamedTuple):
@@ -161,9 +160,7 @@ class SurfaceExplorer(_Picture):
         self.seed = seed
         self.paths: dict[str, np.ndarray] = {}
         self.losses: dict[str, np.ndarray] = {}
-        self.timings: dict[str, float] = {}
-        self._hold_depth = 0
-        self._pending: set[str] = set()
+        self._init_controls()
         self._build_figure(figsize, dpi)
         self._build_controls()
         with self.hold():
@@ -171,8 +168,8 @@ class SurfaceExplorer(_Picture):
                 self._register(surface)
                 surface = surface.name
             if kappa is not None:
-                _assign(self.kappa_slider, kappa, "kappa")
-            _assign(self.surface_picker, surface, "surface")
+                self.controls["kappa"].set(kappa)
+            self.controls["surface"].set(surface)
             self._change_surface()
             self.set(optimizers=optimizers, steps=steps, momentum=momentum, betas=betas,
                      noise=noise, seed=seed)
@@ -180,6 +177,8 @@ class SurfaceExplorer(_Picture):
                 self.set(x0=x0)
             if lr is not None:
                 self.set(lr=lr)
+        self._finish()
+        self._initial_seed = self.seed
         self.widget = widgets.VBox([self._controls_box, self.status, self.image])
 
     # -- public API -------------------------------------------------------
@@ -202,29 +201,25 @@ class SurfaceExplorer(_Picture):
                 value = settings["surface"]
                 if isinstance(value, S.Surface):
                     self._register(value)
-                    if self.surface_picker.value == value.name:
+                    if self.controls["surface"].value == value.name:
                         self.surface = None  # rebuilt below as if newly picked
                         self._change_surface()
                     value = value.name
-                _assign(self.surface_picker, value, "surface")
+                self.controls["surface"].set(value)
             if "kappa" in settings:
-                _assign(self.kappa_slider, settings["kappa"], "kappa")
+                self.controls["kappa"].set(settings["kappa"])
             if "optimizers" in settings:
-                labels = settings["optimizers"]
-                labels = (labels,) if isinstance(labels, str) else tuple(labels)
-                bad = [l for l in labels if l not in self.entries]
-                if bad:
-                    raise ValueError(f"SurfaceExplorer: optimizers {bad} are not among "
-                                     f"{list(self.entries)}")
-                self.optimizer_picker.value = labels
+                self.controls["optimizers"].set(settings["optimizers"])
             if "x0" in settings:
                 try:
                     x, y = settings["x0"]
                 except (TypeError, ValueError):
                     raise TypeError(f"SurfaceExplorer: x0 must be a pair (x, y), "
                                     f"got {settings['x0']!r}") from None
-                _assign(self.x0_slider, x, "x0[0]")
-                _assign(self.y0_slider, y, "x0[1]")
+                # both checked before either is held
+                x, y = self.controls["x"].check(x), self.controls["y"].check(y)
+                self.controls["x"].set(x)
+                self.controls["y"].set(y)
             if "lr" in settings:
                 lr = settings["lr"]
                 targets = lr if isinstance(lr, dict) else dict.fromkeys(self.selected, lr)
@@ -232,54 +227,50 @@ class SurfaceExplorer(_Picture):
                     if label not in self.lr_sliders:
                         raise ValueError(f"SurfaceExplorer: lr given for {label!r}, which is "
                                          f"not among {list(self.entries)}")
-                    _assign(self.lr_sliders[label], value, f"lr[{label!r}]")
+                    self.controls[f"lr {label}"].set(value)
             if "betas" in settings:
                 b1, b2 = settings["betas"]
                 settings = {**settings, "beta1": b1, "beta2": b2}
-            for key, slider in (("momentum", self.momentum_slider), ("beta1", self.beta1_slider),
-                                ("beta2", self.beta2_slider), ("steps", self.steps_slider),
-                                ("noise", self.noise_slider)):
+            for key in ("momentum", "beta1", "beta2", "steps", "noise"):
                 if key in settings:
-                    _assign(slider, settings[key], key)
+                    self.controls[key].set(settings[key])
             if "seed" in settings:
                 self.seed = _checks.integer(settings["seed"], "seed", "SurfaceExplorer", minimum=0)
                 self._request("paths")
 
-    @contextlib.contextmanager
-    def hold(self):
-        """Batch changes: nothing is recomputed or redrawn until the block ends."""
-        self._hold_depth += 1
-        try:
-            yield self
-        finally:
-            self._hold_depth -= 1
-            if self._hold_depth == 0 and self._pending:
-                self._flush()
+    def _reset_extra(self) -> None:
+        self.set(seed=self._initial_seed)
 
     @property
     def selected(self) -> tuple[str, ...]:
-        return tuple(self.optimizer_picker.value)
+        return tuple(self.controls["optimizers"].value)
 
     @property
     def x0(self) -> tuple[float, float]:
-        return (self.x0_slider.value, self.y0_slider.value)
+        """The start point, exactly as set (or clicked)."""
+        return (self.controls["x"].value, self.controls["y"].value)
+
+    @property
+    def lr(self) -> dict[str, float]:
+        """``{label: learning rate}`` of the optimizers shown, exactly as set."""
+        return {label: self.controls[f"lr {label}"].value for label in self.selected}
 
     def arguments(self, label: str) -> dict[str, Any]:
         """The keyword arguments the explorer passes to
         :func:`descentlab.surfaces.trajectory` for ``label``'s path (after
         ``name``, ``surface``, ``x0`` and ``steps``)."""
         entry = self.entries[label]
-        hyper = {"lr": self.lr_sliders[label].value, **entry.fixed}
+        c = self.controls
+        hyper = {"lr": c[f"lr {label}"].value, **entry.fixed}
         if "momentum" in entry.tied:
-            hyper["momentum"] = self.momentum_slider.value
+            hyper["momentum"] = c["momentum"].value
         if "betas" in entry.tied:
-            hyper["betas"] = (self.beta1_slider.value, self.beta2_slider.value)
-        return {**hyper, "noise": self.noise_slider.value, "seed": self.seed}
+            hyper["betas"] = (c["beta1"].value, c["beta2"].value)
+        return {**hyper, "noise": c["noise"].value, "seed": self.seed}
 
     def update(self) -> None:
         """Recompute every path and redraw (what any control change does)."""
         self._request("paths")
-
 
     # -- building -----------------------------------------------------------
     def _build_figure(self, figsize, dpi) -> None:
@@ -349,26 +340,32 @@ class SurfaceExplorer(_Picture):
             description="SGD+momentum: Polyak", layout=widgets.Layout(width="230px"),
             tooltip="Polyak's optimal heavy-ball lr and momentum for this quadratic")
         self.optimal_label = widgets.HTML()
-        self.status = widgets.HTML()
 
-        self.surface_picker.observe(lambda _: self._change_surface(), "value")
-        self.kappa_slider.observe(lambda _: self._change_surface(), "value")
-        self.optimizer_picker.observe(lambda _: self._request("selection"), "value")
-        for w in (self.x0_slider, self.y0_slider, self.steps_slider, self.noise_slider,
-                  self.momentum_slider, self.beta1_slider, self.beta2_slider,
-                  *self.lr_sliders.values()):
-            w.observe(lambda _: self._request("paths"), "value")
+        # every setting is a Control: the kernel holds it exactly (see _base)
+        new_surface = lambda _: self._change_surface()  # noqa: E731
+        control = self._control
+        c = {"surface": control("surface", self.surface_picker, request=new_surface),
+             "kappa": control("kappa", self.kappa_slider, request=new_surface),
+             "optimizers": control("optimizers", self.optimizer_picker, request="selection"),
+             "x": control("x", self.x0_slider, request="paths", label="x0[0]"),
+             "y": control("y", self.y0_slider, request="paths", label="x0[1]"),
+             "steps": control("steps", self.steps_slider, request="paths"),
+             "noise": control("noise", self.noise_slider, request="paths")}
+        for key in ("momentum", "beta1", "beta2"):
+            c[key] = control(key, getattr(self, f"{key}_slider"), request="paths")
+        for label, slider in self.lr_sliders.items():
+            control(f"lr {label}", slider, request="paths", label=f"lr[{label!r}]")
         self.optimal_button.on_click(lambda _: self.use_optimal_lr())
         self.heavy_ball_button.on_click(lambda _: self.use_heavy_ball())
 
         self._controls_box = widgets.HBox([
-            widgets.VBox([self.surface_picker, self.kappa_slider, self.x0_slider, self.y0_slider,
-                          self.steps_slider, self.noise_slider]),
+            widgets.VBox([self.surface_picker, c["kappa"].widget, c["x"].widget, c["y"].widget,
+                          c["steps"].widget, c["noise"].widget]),
             widgets.VBox([self.optimizer_picker, self.optimal_button, self.heavy_ball_button,
-                          self.optimal_label]),
-            widgets.VBox([self.momentum_slider, self.beta1_slider, self.beta2_slider,
+                          self.optimal_label, self.reset_button]),
+            widgets.VBox([c["momentum"].widget, c["beta1"].widget, c["beta2"].widget,
                           self.lr_box]),
-        ])
+        ], layout=widgets.Layout(flex_flow="row wrap"))
 
     # -- the quadratic's optimal settings ---------------------------------------
     def use_optimal_lr(self) -> float:
@@ -400,25 +397,21 @@ class SurfaceExplorer(_Picture):
         return self.surface
 
     # -- reacting to changes ----------------------------------------------------
-    def _request(self, what: str) -> None:
-        self._pending.add(what)
-        if self._hold_depth == 0:
-            self._flush()
-
     def _register(self, surface: S.Surface) -> None:
         """Offer a built surface under its name; a quadratic brings its kappa."""
         self._surfaces[surface.name] = surface
         if isinstance(surface, S.Quadratic):
-            _assign(self.kappa_slider, surface.kappa, "kappa")
+            self.controls["kappa"].set(surface.kappa)
 
     def _change_surface(self) -> None:
         with self.hold():
-            name = self.surface_picker.value
+            c = self.controls
+            name = c["surface"].value
             built = self._surfaces[name]
             if name == "quadratic":
-                # kappa comes from its slider, lam_max and angle from a built one
+                # kappa comes from its control, lam_max and angle from a built one
                 params = dict(built.params) if built is not None else {}
-                surface = S.quadratic(**{**params, "kappa": self.kappa_slider.value})
+                surface = S.quadratic(**{**params, "kappa": c["kappa"].value})
             else:
                 surface = built if built is not None else S.get(name)
             renamed = getattr(self, "surface", None) is None or self.surface.name != name
@@ -429,23 +422,17 @@ class SurfaceExplorer(_Picture):
                 return  # a new kappa keeps the start point and the learning rates
             self.kappa_slider.disabled = name != "quadratic"
             self.optimal_button.disabled = self.heavy_ball_button.disabled = name != "quadratic"
-            for s, lo_hi, v in ((self.x0_slider, surface.xlim, surface.start[0]),
-                                (self.y0_slider, surface.ylim, surface.start[1])):
-                # widen first so that no intermediate value is clipped
-                s.min, s.max = -1e300, 1e300
-                s.min, s.max = lo_hi
-                s.step = (lo_hi[1] - lo_hi[0]) / 500
-                s.value = v
+            for key, (lo, hi), v in (("x", surface.xlim, surface.start[0]),
+                                     ("y", surface.ylim, surface.start[1])):
+                c[key].rescale(lo, hi, (hi - lo) / 500, v)
             scale = math.hypot(*surface.grad(*surface.start))
-            self.noise_slider.max = max(1.0, float(f"{scale:.1g}"))
-            self.noise_slider.step = self.noise_slider.max / 200
+            top = max(1.0, float(f"{scale:.1g}"))
+            c["noise"].rescale(0.0, top, top / 200, min(c["noise"].value, top))
             sgd, adaptive = DEFAULT_LRS.get(name, _FALLBACK_LRS)
             for label, entry in self.entries.items():
-                self.lr_sliders[label].value = {"sgd": sgd, "adaptive": adaptive}.get(entry.family,
-                                                                                      1.0)
+                c[f"lr {label}"].set({"sgd": sgd, "adaptive": adaptive}.get(entry.family, 1.0))
 
-    def _flush(self) -> None:
-        pending, self._pending = self._pending, set()
+    def _flush(self, pending) -> None:
         if "surface" in pending:
             self._draw_surface()
         if pending & {"surface", "selection"}:
@@ -458,7 +445,11 @@ class SurfaceExplorer(_Picture):
         for label in self.entries:
             for artist in (self.lines[label], self.ends[label], self.loss_lines[label]):
                 artist.set_visible(label in selected)
-        self.lr_box.children = [self.lr_sliders[label] for label in self.selected]
+        self.lr_box.children = [self.controls[f"lr {label}"].widget for label in self.selected]
+        for key, tie in (("momentum", "momentum"), ("beta1", "betas"), ("beta2", "betas")):
+            users = [label for label in self.selected if tie in self.entries[label].tied]
+            self.controls[key].affects = ", ".join(users) if users else "no optimizer shown"
+        self.controls["noise"].affects = "every optimizer shown"
         handles = [self.loss_lines[label] for label in self.selected]
         if handles:
             self.ax_loss.legend(handles=handles, loc="upper right", fontsize=8, framealpha=0.8)
@@ -467,7 +458,7 @@ class SurfaceExplorer(_Picture):
 
     def _compute(self) -> None:
         t0 = time.perf_counter()
-        s, x0, steps = self.surface, self.x0, self.steps_slider.value
+        s, x0, steps = self.surface, self.x0, self.controls["steps"].value
         self.paths, self.losses, problems = {}, {}, []
         for label in self.selected:
             try:
@@ -527,7 +518,7 @@ class SurfaceExplorer(_Picture):
 
     def _render(self) -> None:
         t0 = time.perf_counter()
-        steps = self.steps_slider.value
+        steps = self.controls["steps"].value
         self.start_marker.set_data([self.x0[0]], [self.x0[1]])
         ys = []
         for label in self.selected:
