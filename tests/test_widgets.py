@@ -580,3 +580,47 @@ def test_labels_name_the_optimizers_a_setting_affects(explorer):
     explorer.set(optimizers=["SGD"])
     assert c["momentum"].affects == "no optimizer shown"
     assert "no optimizer shown" in c["momentum"].affects_label.value
+
+
+# -- clicking on the map -------------------------------------------------------------
+
+def pixel_of(e, ax, x, y):
+    """The picture's pixel (origin top left) where ``ax`` draws data (x, y)."""
+    dx, dy = ax.transData.transform((x, y))
+    return dx, e.figure.canvas.get_width_height()[1] - dy
+
+
+@pytest.mark.parametrize("make", [
+    lambda: SurfaceExplorer("rosenbrock", optimizers=["SGD", "Adam"], steps=STEPS),
+    lambda: MomentumExplorer(kappa=30.0, steps=STEPS),
+])
+def test_a_click_on_the_map_moves_the_start_there(make):
+    e = make()
+    before = e.png()
+    target = (-1.1, 1.7) if isinstance(e, SurfaceExplorer) else (-2.0, 1.5)
+    px, py = pixel_of(e, e.ax_path, *target)
+    # what ipyevents sends for a click on the Image widget: image pixels
+    e._dom_click({"type": "click", "dataX": px, "dataY": py})
+    # one pixel of the map, in data units: the click's resolution
+    x_unit, y_unit = (np.diff(e.ax_path.get_xlim())[0] / e.ax_path.bbox.width,
+                      np.diff(e.ax_path.get_ylim())[0] / e.ax_path.bbox.height)
+    assert abs(e.x0[0] - target[0]) < 1e-9 * x_unit + 1e-12
+    assert abs(e.x0[1] - target[1]) < 1e-9 * y_unit + 1e-12
+    assert e.png() != before
+    np.testing.assert_array_equal(e.start_marker.get_xydata(), [e.x0])
+    if isinstance(e, SurfaceExplorer):
+        np.testing.assert_array_equal(shown(e, "Adam")[0], S.trajectory(
+            "Adam", "rosenbrock", e.x0, STEPS, lr=e.lr["Adam"]))
+    else:
+        np.testing.assert_array_equal(e.path_line.get_xydata()[0], e.x0)
+    # a browser that reports only where in the drawn element it was clicked,
+    # here drawn at half size
+    w, h = e.figure.canvas.get_width_height()
+    px, py = pixel_of(e, e.ax_path, 0.5 * target[0], 0.5 * target[1])
+    e._dom_click({"type": "click", "relativeX": px / 2, "relativeY": py / 2,
+                  "boundingRectWidth": w / 2, "boundingRectHeight": h / 2})
+    assert e.x0 == pytest.approx((0.5 * target[0], 0.5 * target[1]), abs=2 * max(x_unit, y_unit))
+    # outside the map (the loss panel, the margin): nothing moves
+    start, picture = e.x0, e.png()
+    assert not e.click(w - 5.0, h / 2) and not e.click(2.0, 2.0)
+    assert e.x0 == start and e.png() == picture

@@ -60,6 +60,9 @@ The API for explorers (what a new explorer uses)::
   asks for one; ``_flush(pending)`` (yours) does it.
 - :meth:`_Picture.reset` (and ``self.reset_button``) restores every control
   to what it held at :meth:`_Picture._finish`.
+- :meth:`_Picture._watch_clicks` sends clicks on the picture to your
+  ``click(px, py)`` (image pixels, origin top left); ``self._data_at(ax, px,
+  py)`` turns them into data coordinates (None outside ``ax``).
 - ``self.status`` (HTML) reports rejected typed values; :meth:`_Picture.png`
   and the display bundle (with a static ``image/png`` for exports) come free.
 - ``_assign(widget, value, name, owner)`` still works: on a widget that a
@@ -409,6 +412,41 @@ class _Picture:
         unknown = sorted(set(settings) - set(keys))
         if unknown:
             raise TypeError(f"{self._owner}.set: unknown settings {unknown}; known: {list(keys)}")
+
+    # -- clicks on the picture -------------------------------------------------------
+    def _watch_clicks(self) -> None:
+        """Send clicks on the picture to :meth:`click`, through ipyevents (a
+        small, well-kept widget library: its front end reports the click in
+        the image's own pixels, whatever size the browser draws it at)."""
+        from ipyevents import Event
+
+        self._click_events = Event(source=self.image, watched_events=["click"],
+                                   prevent_default_action=True)
+        self._click_events.on_dom_event(self._dom_click)
+
+    def _dom_click(self, event: dict) -> None:
+        if "dataX" in event:
+            px, py = event["dataX"], event["dataY"]
+        else:  # scale the position in the drawn element to the image's pixels
+            w, h = self.figure.canvas.get_width_height()
+            px = event["relativeX"] * w / max(event.get("boundingRectWidth") or w, 1)
+            py = event["relativeY"] * h / max(event.get("boundingRectHeight") or h, 1)
+        self.click(float(px), float(py))
+
+    def click(self, px: float, py: float) -> bool:
+        """A click at pixel ``(px, py)`` of the picture (origin top left);
+        True when it changed something.  Explorers override it."""
+        return False
+
+    def _data_at(self, ax, px: float, py: float):
+        """The data coordinates of pixel ``(px, py)`` (origin top left) in
+        ``ax``, or None when the pixel is outside it."""
+        height = self.figure.canvas.get_width_height()[1]
+        display = (px, height - py)  # matplotlib's display origin is bottom left
+        if not ax.bbox.contains(*display):
+            return None
+        x, y = ax.transData.inverted().transform(display)
+        return float(x), float(y)
 
     # -- the picture ---------------------------------------------------------------
     def png(self) -> bytes:

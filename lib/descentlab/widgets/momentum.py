@@ -111,6 +111,7 @@ class MomentumExplorer(_FigureExplorer):
                 self.set(x0=x0)
         self._finish()
         self._initial_x0 = self._x0
+        self._watch_clicks()
         c = self.controls
         self.widget = widgets.VBox([
             widgets.HBox([widgets.VBox([c["lr"].widget, c["momentum"].widget]),
@@ -157,6 +158,15 @@ class MomentumExplorer(_FigureExplorer):
     def kappa(self) -> float:
         """The condition number, exactly as set."""
         return self.controls["kappa"].value
+
+    def click(self, px: float, py: float) -> bool:
+        """Start the path where the student clicked on the contour map."""
+        point = self._data_at(self.ax_path, px, py)
+        if point is None:
+            return False
+        (x0, x1), (y0, y1) = self.surface.xlim, self.surface.ylim
+        self.set(x0=(min(max(point[0], x0), x1), min(max(point[1], y0), y1)))
+        return True
 
     def _reset_extra(self) -> None:
         if self._x0 != self._initial_x0:

@@ -179,7 +179,10 @@ class SurfaceExplorer(_Picture):
                 self.set(lr=lr)
         self._finish()
         self._initial_seed = self.seed
-        self.widget = widgets.VBox([self._controls_box, self.status, self.image])
+        self._watch_clicks()
+        self.hint = widgets.HTML("<span style='font-size:11px;color:#555'>click on the map to "
+                                 "start the paths there</span>")
+        self.widget = widgets.VBox([self._controls_box, self.status, self.hint, self.image])
 
     # -- public API -------------------------------------------------------
     def set(self, **settings) -> None:
@@ -240,6 +243,16 @@ class SurfaceExplorer(_Picture):
 
     def _reset_extra(self) -> None:
         self.set(seed=self._initial_seed)
+
+    def click(self, px: float, py: float) -> bool:
+        """Start every path where the student clicked on the contour map
+        (``(px, py)``: pixels of the picture, origin top left)."""
+        point = self._data_at(self.ax_path, px, py)
+        if point is None:
+            return False
+        (x0, x1), (y0, y1) = self.surface.xlim, self.surface.ylim
+        self.set(x0=(min(max(point[0], x0), x1), min(max(point[1], y0), y1)))
+        return True
 
     @property
     def selected(self) -> tuple[str, ...]:
