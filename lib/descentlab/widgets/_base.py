@@ -45,7 +45,7 @@ The API for explorers (what a new explorer uses)::
 
         def _flush(self, pending):              # pending: the requested names
             ... compute from self.lr.value, self.steps.value (never slider.value)
-            ... draw into self.figure, then self.image.value = _png(self.figure.canvas)
+            ... draw into self.figure, then self._show() (the canvas to the Image)
 
 - :meth:`_Picture._control` ``(name, view, *, request="compute", affects="",
   text=True)`` wraps a slider (FloatSlider, FloatLogSlider, IntSlider) or a
@@ -449,9 +449,27 @@ class _Picture:
         return float(x), float(y)
 
     # -- the picture ---------------------------------------------------------------
+    def _show(self) -> None:
+        """Send what the figure's canvas holds to the ``image`` widget.
+
+        As JPEG (quality 90, no chroma subsampling, so thin coloured lines stay
+        crisp): it encodes in a sixth of the time of the fastest PNG, and a
+        live picture is what a slider move waits for.  :meth:`png` gives the
+        same frame losslessly, for the static export and for tests."""
+        canvas = self.figure.canvas
+        self._frame = np.array(canvas.buffer_rgba())  # a copy: ~1 ms
+        self._png_bytes = None
+        if self.image.format != "jpeg":
+            self.image.format = "jpeg"
+        self.image.value = _jpeg(self._frame)
+
     def png(self) -> bytes:
         """The current picture, as PNG bytes."""
-        return self.image.value
+        if getattr(self, "_frame", None) is None:
+            return self.image.value  # an explorer that sets PNG bytes itself
+        if self._png_bytes is None:
+            self._png_bytes = _png_array(self._frame)
+        return self._png_bytes
 
     def _repr_mimebundle_(self, **kwargs):
         # a view drawn now shows the current values: earlier pushes will not echo
@@ -475,7 +493,7 @@ class _FigureExplorer(_Picture):
         # a bare Figure, not pyplot: the inline backend never shows a copy
         self.figure = Figure(figsize=figsize, dpi=dpi)
         FigureCanvasAgg(self.figure)
-        self.image = widgets.Image(format="png")
+        self.image = widgets.Image(format="jpeg")
         return self.figure.subplots(1, ncols, **subplot_kw)
 
 
@@ -486,16 +504,29 @@ def _positive(values) -> np.ndarray:
         return np.where(np.isfinite(values) & (values > 0), values, np.nan)
 
 
-def _png(canvas, region=None) -> bytes:
-    """The canvas as PNG.  RGB, not RGBA (the figure is opaque: a quarter less
-    to filter and deflate), at zlib level 1 (about half the time of the
+def _png(canvas) -> bytes:
+    """The canvas as PNG (see :func:`_png_array`)."""
+    return _png_array(np.asarray(canvas.buffer_rgba()))
+
+
+def _png_array(rgba: np.ndarray) -> bytes:
+    """An RGBA frame as PNG.  RGB, not RGBA (the figure is opaque: a quarter
+    less to filter and deflate), at zlib level 1 (about half the time of the
     default for a file about 20% larger)."""
     from PIL import Image
 
-    width, height = canvas.get_width_height()
-    image = Image.frombuffer("RGBA", (width, height), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
     out = io.BytesIO()
-    image.convert("RGB").save(out, format="png", compress_level=1)
+    Image.fromarray(np.ascontiguousarray(rgba[..., :3])).save(out, format="png",
+                                                               compress_level=1)
+    return out.getvalue()
+
+
+def _jpeg(rgba: np.ndarray) -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(rgba[..., :3])).save(out, format="jpeg", quality=90,
+                                                               subsampling=0)
     return out.getvalue()
 
 

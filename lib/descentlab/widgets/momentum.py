@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import _checks
 from .. import surfaces as S
-from ._base import _FigureExplorer, _png
+from ._base import _FigureExplorer
 
 
 def heavy_ball_rates(lr, momentum, lam) -> np.ndarray:
@@ -343,7 +343,7 @@ class MomentumExplorer(_FigureExplorer):
         self.figure.draw_artist(self.ax_modes)
         self.ax_rate.draw_artist(self.setting_marker)
         t1 = time.perf_counter()
-        self.image.value = _png(canvas)
+        self._show()
         self.timings["draw"], self.timings["encode"] = t1 - t0, time.perf_counter() - t1
 
     def _describe(self) -> str:

@@ -56,7 +56,7 @@ import numpy as np
 
 from .. import _checks
 from .. import surfaces as S
-from ._base import _Picture, _escape, _png
+from ._base import _Picture, _escape
 
 
 class Entry(NamedTuple):
@@ -297,9 +297,10 @@ class SurfaceExplorer(_Picture):
         self.ax_path, self.ax_loss = fig.subplots(1, 2, width_ratios=(1.05, 1.0))
         fig.subplots_adjust(left=0.06, right=0.985, bottom=0.12, top=0.86, wspace=0.22)
         self.ax_loss.set_xlabel("step")
-        # the loss panel is redrawn at every update, so it stays out of the
-        # cached background
-        self.ax_loss.set_animated(True)
+        # the loss panel's frame (axes, ticks, labels) is part of the cached
+        # background while its limits hold; its lines and legend are drawn
+        # on top at every update
+        self._frame_key = None
         self.lines, self.ends, self.loss_lines = {}, {}, {}
         spare = iter(_SPARE_COLORS * len(self.entries))
         for label in self.entries:
@@ -309,12 +310,13 @@ class SurfaceExplorer(_Picture):
             self.ends[label], = self.ax_path.plot([], [], "o", ms=4, color=color,
                                                   animated=True, visible=False)
             self.loss_lines[label], = self.ax_loss.plot([], [], "-", lw=1.4, color=color,
-                                                        label=label, visible=False)
+                                                        label=label, visible=False,
+                                                        animated=True)
         self.start_marker, = self.ax_path.plot([], [], "o", ms=7, mfc="white", mec="black",
                                                animated=True, zorder=5)
         self._surface_artists: list = []
         self._background = None
-        self.image = widgets.Image(format="png")
+        self.image = widgets.Image(format="jpeg")
 
     def _build_controls(self) -> None:
         slider = dict(continuous_update=True, style={"description_width": "70px"},
@@ -465,7 +467,8 @@ class SurfaceExplorer(_Picture):
         self.controls["noise"].affects = "every optimizer shown"
         handles = [self.loss_lines[label] for label in self.selected]
         if handles:
-            self.ax_loss.legend(handles=handles, loc="upper right", fontsize=8, framealpha=0.8)
+            self.ax_loss.legend(handles=handles, loc="upper right", fontsize=8,
+                                framealpha=0.8).set_animated(True)
         elif self.ax_loss.get_legend() is not None:
             self.ax_loss.get_legend().remove()
 
@@ -518,8 +521,7 @@ class SurfaceExplorer(_Picture):
             self.ax_loss.set_yscale("symlog", linthresh=1.0)
         self.ax_loss.set_ylabel(r"$f(x_t) - f^*$" if log else r"$f(x_t)$")
         self.ax_loss.set_title("loss", fontsize=9)
-        self.figure.canvas.draw()  # skips the animated artists
-        self._background = self.figure.canvas.copy_from_bbox(self.figure.bbox)
+        self._frame_key = None  # the background is drawn again at the next render
 
     def _loss_curve(self, label: str) -> np.ndarray:
         f = self.losses[label]
@@ -543,43 +545,66 @@ class SurfaceExplorer(_Picture):
             y = self._loss_curve(label)
             self.loss_lines[label].set_data(np.arange(y.size), y)
             ys.append(y)
-        self.ax_loss.set_xlim(0, steps)
-        self._set_loss_limits(ys)
         canvas = self.figure.canvas
+        key = (self._frame_limits(ys, steps), id(self.surface))
+        if key != self._frame_key:
+            # new limits: draw the frame once (everything not animated) and keep it
+            (xlim, ylim), _ = key
+            self.ax_loss.set_xlim(*xlim)
+            self.ax_loss.set_ylim(*ylim)
+            canvas.draw()
+            self._background = canvas.copy_from_bbox(self.figure.bbox)
+            self._frame_key = key
         canvas.restore_region(self._background)
         for label in self.selected:
             self.ax_path.draw_artist(self.lines[label])
             self.ax_path.draw_artist(self.ends[label])
+            self.ax_loss.draw_artist(self.loss_lines[label])
         self.ax_path.draw_artist(self.start_marker)
-        self.figure.draw_artist(self.ax_loss)
+        legend = self.ax_loss.get_legend()
+        if legend is not None:
+            self.ax_loss.draw_artist(legend)
         t1 = time.perf_counter()
-        self.image.value = _png(canvas)
+        self._show()
         t2 = time.perf_counter()
         self.timings["draw"], self.timings["encode"] = t1 - t0, t2 - t1
 
-    def _set_loss_limits(self, ys) -> None:
+    def _frame_limits(self, ys, steps):
+        """The loss panel's limits: the data's (:meth:`_loss_limits`), kept
+        while they still fit snugly, so that moving a slider rarely redraws
+        the frame (its tick labels are most of a full draw's cost)."""
+        lo, hi = self._loss_limits(ys)
+        scale = self.ax_loss.yaxis.get_transform()
+        t_lo, t_hi = np.ravel(scale.transform(np.array([lo, hi], dtype=np.float64)))
+        span = max(t_hi - t_lo, 0.5)
+        if self._frame_key is not None and self._frame_key[0][0] == (0, steps):
+            (_, (c_lo, c_hi)) = self._frame_key[0]
+            k_lo, k_hi = np.ravel(scale.transform(np.array([c_lo, c_hi], dtype=np.float64)))
+            if k_lo <= t_lo and t_hi <= k_hi and k_hi - k_lo <= 2.5 * span:
+                return self._frame_key[0]
+        pad = min(0.2 * span, 1.0)
+        new_lo, new_hi = np.ravel(scale.inverted().transform(
+            np.array([t_lo - pad, t_hi + pad], dtype=np.float64)))
+        return (0, steps), (float(new_lo), float(new_hi))
+
+    def _loss_limits(self, ys) -> tuple[float, float]:
+        """The range of the loss curves worth showing."""
         values = np.concatenate([y[np.isfinite(y)] for y in ys]) if ys else np.empty(0)
         if self.ax_loss.get_yscale() == "log":
             values = values[values > 0]
             if values.size == 0:
-                self.ax_loss.set_ylim(1e-3, 1.0)
-                return
+                return 1e-3, 1.0
             # a diverging run leaves through the top (the escape, not the
             # overflow), and at most 20 decades show: below that only runs
             # that hit the minimum exactly go on, squashing every other curve
             hi = min(float(values.max()), 1e6 * float(values[0]))
             lo = max(float(values.min()), hi * 1e-20)
-            self.ax_loss.set_ylim(lo / 3, hi * 3 if hi > lo else lo * 10)
-        else:
-            if values.size == 0:
-                self.ax_loss.set_ylim(-1.0, 1.0)
-                return
-            # unbounded below (the saddle): show the escape, not the overflow
-            f0 = float(np.abs(values[0]))
-            lo = max(float(values.min()), -1e6 * (1.0 + f0))
-            hi = min(float(values.max()), 1e6 * (1.0 + f0))
-            pad = 0.05 * (hi - lo) + 1e-12 * (abs(hi) + 1.0)
-            self.ax_loss.set_ylim(lo - pad, hi + pad)
-
-
-# -- explorers that own one figure and redraw it on demand ----------------------
+            return lo / 3, (hi * 3 if hi > lo else lo * 10)
+        if values.size == 0:
+            return -1.0, 1.0
+        # unbounded below (the saddle): show the escape, not the overflow
+        f0 = float(np.abs(values[0]))
+        lo = max(float(values.min()), -1e6 * (1.0 + f0))
+        hi = min(float(values.max()), 1e6 * (1.0 + f0))
+        pad = 0.05 * (hi - lo) + 1e-12 * (abs(hi) + 1.0)
+        return lo - pad, hi + pad

@@ -9,7 +9,7 @@ import ipywidgets as widgets
 import numpy as np
 
 from .. import _checks
-from ._base import _FigureExplorer, _png, _positive
+from ._base import _FigureExplorer, _positive
 
 
 class TrainingExplorer(_FigureExplorer):
@@ -202,7 +202,7 @@ class TrainingExplorer(_FigureExplorer):
             self.ax_loss.set_ylim(lo / 1.5, hi * 1.5)
         self.report.value = self._describe()
         self.figure.canvas.draw()
-        self.image.value = _png(self.figure.canvas)
+        self._show()
 
     def _describe(self) -> str:
         h = self.history
