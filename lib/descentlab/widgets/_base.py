@@ -14,7 +14,8 @@ the slider's ``value`` therefore turns lecture 03's start ``y = 1e-3`` into
   in the text box, or where the student put the slider);
 - the slider is a view: a value coming back from the front end that lies
   within half a step of the current value, or of a value the kernel pushed
-  and whose echo is still due, is an echo and is ignored;
+  since the student last moved it, is an echo and is ignored (and when it
+  echoes an older value, the current one is sent to the view again);
 - a text box next to the slider shows the exact value and takes a typed
   one (Enter or leaving the box), checked like ``set()``;
 - a small label says which optimizers the setting affects.
@@ -113,8 +114,10 @@ class Control:
         else:
             self.kind = "float"
         self._value = self._coerce(view.value) if self.kind != "choice" else view.value
-        # values pushed to the view whose snapped echo may still come back
-        self._echoes: collections.deque = collections.deque(maxlen=8)
+        # values pushed to the view since the student last moved it: their
+        # snapped echoes may still come back, late and more than once (a view
+        # drawn later echoes the value it starts from)
+        self._echoes: collections.deque = collections.deque(maxlen=256)
         self._callbacks: list = []
         self._errors: list = []
         self._syncing = False
@@ -220,7 +223,7 @@ class Control:
     def _push(self) -> None:
         self._syncing = True
         try:
-            if self.kind != "choice" and not self._same(self.view.value, self._value):
+            if self.kind != "choice" and (not self._echoes or self._echoes[-1] != self._value):
                 self._echoes.append(self._value)
             self.view.value = self._value
             if self.text is not None:
@@ -272,18 +275,19 @@ class Control:
         for callback in self._errors:
             callback("")
 
-    def forget_echoes(self) -> None:
-        """Drop pending echoes: a view drawn now shows only the current value."""
-        self._echoes.clear()
-
     def _is_echo(self, new) -> bool:
         """Is ``new`` the front end's snapped copy of a value the kernel sent?"""
         if self._near(new, self._value):
             return True
-        for i, sent in enumerate(self._echoes):
-            if self._near(new, sent):
-                del self._echoes[i]
-                return True
+        if any(self._near(new, sent) for sent in self._echoes):
+            # a late echo of an older value: the view may show it, so show
+            # the current value again (its own echo is then near the current)
+            self._syncing = True
+            try:
+                self.view.value = self._value
+            finally:
+                self._syncing = False
+            return True
         return False
 
     def _near(self, a, b) -> bool:
@@ -472,9 +476,6 @@ class _Picture:
         return self._png_bytes
 
     def _repr_mimebundle_(self, **kwargs):
-        # a view drawn now shows the current values: earlier pushes will not echo
-        for control in getattr(self, "controls", {}).values():
-            control.forget_echoes()
         bundle = self.widget._repr_mimebundle_(**kwargs) or {}
         # renderers without widgets (static exports) fall back to the picture
         bundle["image/png"] = base64.b64encode(self.png()).decode("ascii")
