@@ -7,10 +7,11 @@
 - :class:`ScheduleExplorer` (:mod:`.schedule`): a learning-rate schedule and the run it produces.
 """
 
+from ._base import Control
 from .momentum import MomentumExplorer, heavy_ball_rates
 from .surface import DEFAULT_LRS, ENTRIES, Entry, SurfaceExplorer
 from .schedule import SCHEDULES, ScheduleExplorer
 from .training import TrainingExplorer
 
-__all__ = ["SurfaceExplorer", "Entry", "ENTRIES", "DEFAULT_LRS", "MomentumExplorer",
+__all__ = ["Control", "SurfaceExplorer", "Entry", "ENTRIES", "DEFAULT_LRS", "MomentumExplorer",
            "TrainingExplorer", "ScheduleExplorer", "SCHEDULES", "heavy_ball_rates"]
