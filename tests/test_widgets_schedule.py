@@ -56,8 +56,16 @@ def test_step_schedule_lines_are_the_closed_form_and_the_run(explorer, digits):
     assert "step, lr 0.1, 4 epochs" in explorer.describe()
 
 
+@pytest.fixture(scope="module")
+def quick(digits):
+    """No reference run: one training run per setting."""
+    return ScheduleExplorer(digits, schedule="constant", epochs=4, batch_size=128, n_hidden=16,
+                            reference=False)
+
+
 @pytest.mark.parametrize("schedule", SCHEDULES)
-def test_every_schedule_steps_as_its_closed_form(explorer, schedule):
+def test_every_schedule_steps_as_its_closed_form(quick, schedule):
+    explorer = quick
     kw = dict(schedule=schedule, epochs=4, period=2, warmup=1, gamma=0.7, lr=0.2)
     explorer.set(**kw)
     assert explorer.settings["schedule"] == schedule
@@ -110,7 +118,7 @@ def test_hold_batches_into_one_run(explorer):
     with explorer.hold():
         explorer.set(schedule="cosine")
         explorer.set(lr=0.05)
-        explorer.controls["epochs"].value = 3
+        explorer.controls["epochs"].set(3)
     assert len(runs) == 1
     assert explorer.history.epoch[-1] == 3
 
@@ -132,6 +140,14 @@ def test_bad_settings_name_the_setting_and_change_nothing(explorer, settings, er
     with pytest.raises(error, match=match):
         explorer.set(**settings)
     assert explorer.settings == before
+
+
+def test_the_kernel_holds_exact_values_and_reset_restores_them(explorer):
+    explorer.set(lr=0.123456789)                # off the slider's grid
+    assert explorer.settings["lr"] == 0.123456789
+    assert explorer.history is not None and explorer.lrs[0] == 0.123456789
+    explorer.reset()
+    assert explorer.settings["lr"] == 0.1 and explorer.settings["schedule"] == "step"
 
 
 def test_bad_construction(digits):

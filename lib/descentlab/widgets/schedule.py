@@ -12,7 +12,7 @@ import ipywidgets as widgets
 import numpy as np
 
 from .. import _checks
-from ._base import _FigureExplorer, _assign, _png, _positive
+from ._base import _FigureExplorer, _positive
 
 #: The schedules on offer, by the name the dropdown shows.
 SCHEDULES = ("constant", "step", "exponential", "inverse-time", "cosine", "warm-up + cosine",
@@ -74,12 +74,17 @@ class ScheduleExplorer(_FigureExplorer):
             self.set(schedule=schedule, lr=lr, epochs=epochs, gamma=gamma, period=period,
                      warmup=warmup, momentum=momentum, seed=seed)
             self._request("compute")
+        self._finish()
+        c = self.controls
+        self.report = widgets.HTML(self.describe())
         self.widget = widgets.VBox([
-            widgets.HBox([widgets.VBox([self.controls["schedule"], self.controls["lr"],
-                                        self.controls["epochs"], self.controls["momentum"]]),
-                          widgets.VBox([self.controls["gamma"], self.controls["period"],
-                                        self.controls["warmup"], self.controls["seed"]])]),
-            self.status, self.image])
+            widgets.HBox([widgets.VBox([c["schedule"].widget, c["lr"].widget, c["epochs"].widget,
+                                        c["momentum"].widget]),
+                          widgets.VBox([c["gamma"].widget, c["period"].widget,
+                                        c["warmup"].widget, c["seed"].widget,
+                                        self.reset_button])],
+                         layout=widgets.Layout(flex_flow="row wrap")),
+            self.report, self.status, self.image])
 
     # -- public --------------------------------------------------------------
     def set(self, **settings) -> None:
@@ -97,7 +102,7 @@ class ScheduleExplorer(_FigureExplorer):
         with self.hold():
             for key in self._KEYS:
                 if key in settings:
-                    _assign(self.controls[key], settings[key], key, self._owner)
+                    self.controls[key].set(settings[key])
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -200,9 +205,10 @@ class ScheduleExplorer(_FigureExplorer):
         self.ax_loss.legend(loc="upper right", fontsize=8)
 
     def _build_controls(self) -> None:
+        # a run takes a second or so: train on release, not while dragging
         style = dict(continuous_update=False, style={"description_width": "80px"},
-                     layout=widgets.Layout(width="330px"))
-        self.controls = {
+                     layout=widgets.Layout(width="300px"))
+        views = {
             "schedule": widgets.Dropdown(options=list(SCHEDULES), value="cosine",
                                          description="schedule",
                                          style={"description_width": "80px"}),
@@ -218,8 +224,9 @@ class ScheduleExplorer(_FigureExplorer):
             "warmup": widgets.IntSlider(value=2, min=1, max=20, description="warm-up (ep)",
                                         **style),
             "seed": widgets.IntSlider(value=0, min=0, max=20, description="seed", **style)}
-        for w in self.controls.values():
-            w.observe(lambda _: self._request("compute"), "value")
+        # each a Control: the kernel holds the exact value, the slider is a view
+        for name, view in views.items():
+            self._control(name, view)
 
     def _flush(self, pending) -> None:
         from .. import models, optim, training
@@ -227,8 +234,9 @@ class ScheduleExplorer(_FigureExplorer):
         t0 = time.perf_counter()
         s, d = self.settings, self.data
         if s["warmup"] >= s["epochs"] and s["schedule"] in ("warm-up + cosine", "one-cycle"):
-            self.status.value = "warm-up must be shorter than the run: lower it or add epochs"
+            self._report_error("warm-up must be shorter than the run: lower it or add epochs")
             return
+        self._report_error("")
         n_classes = int(np.max(d.y_train)) + 1
 
         def run(scheduled: bool):
@@ -272,9 +280,10 @@ class ScheduleExplorer(_FigureExplorer):
             hi = min(float(values.max()), 1e3 * float(h.train_loss[0]))
             lo = max(float(values.min()), hi * 1e-8)
             self.ax_loss.set_ylim(lo / 1.5, hi * 1.5)
-        self.status.value = self.describe()
+        if hasattr(self, "report"):
+            self.report.value = self.describe()
         self.figure.canvas.draw()
-        self.image.value = _png(self.figure.canvas)
+        self._show()
 
 
 class _RateLog:
