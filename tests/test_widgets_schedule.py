@@ -2,7 +2,6 @@
 the training run that schedule produces, recomputed here independently."""
 
 import base64
-import functools
 import io
 
 import matplotlib

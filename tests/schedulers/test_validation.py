@@ -234,7 +234,8 @@ def test_bad_input_is_named(what, call, exc, words):
 
 ALL = [*dls.TORCH_SCHEDULERS, *dls.EXTRAS]
 ARGS = {"StepLR": (3,), "MultiStepLR": ([3],), "ExponentialLR": (0.9,), "LambdaLR": (abs,),
-        "CosineAnnealingLR": (10,), "CosineAnnealingWarmRestarts": (10,), "LinearLR": (), "CyclicLR": (0.01, 0.1),
+        "CosineAnnealingLR": (10,), "CosineAnnealingWarmRestarts": (10,), "LinearLR": (),
+        "CyclicLR": (0.01, 0.1),
         "OneCycleLR": (0.1, 10), "ReduceLROnPlateau": (), "SequentialLR": ([], []),
         "ExponentialDecayLR": (0.1,), "HalvingLR": (3,), "InverseTimeLR": (0.1,),
         "PowerLR": (0.5,)}
