@@ -21,6 +21,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -58,6 +59,9 @@ class LabServer:
         full_env = dict(os.environ)
         full_env["PATH"] = f"{VENV_BIN}{os.pathsep}{full_env.get('PATH', '')}"
         full_env.setdefault("JUPYTER_PLATFORM_DIRS", "1")
+        # a workspace of its own: a shared one reopens the notebooks an earlier
+        # server had open, and a hidden .jp-Notebook then answers selectors
+        full_env.setdefault("JUPYTERLAB_WORKSPACES_DIR", tempfile.mkdtemp(prefix="lab-ws-"))
         if env:
             full_env.update(env)
         argv = command or [str(VENV_BIN / "jupyter"), "lab", f"--ServerApp.root_dir={self.root}"]
