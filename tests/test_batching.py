@@ -108,3 +108,31 @@ def test_stable_step_shrinks_with_the_delay():
 def test_bad_arguments(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_standard_error_is_the_sd_of_the_draws_over_root_draws():
+    G = np.random.default_rng(3).standard_normal((30, 2))
+    mean, se = batching.gradient_variance(G, 3, draws=400, rng=5, with_error=True)
+    assert mean == batching.gradient_variance(G, 3, draws=400, rng=5)
+    rng = np.random.default_rng(5)
+    samples = [np.sum((G[rng.choice(30, 3, replace=False)].mean(0) - G.mean(0)) ** 2)
+               for _ in range(400)]
+    assert se == pytest.approx(np.std(samples, ddof=1) / 20)
+
+
+def test_sharpness_of_a_quadratic_bowl_is_its_mean_curvature_times_r2_over_2():
+    # squared loss L = |Xw - y|^2 / (2n) at its minimum: L(w + r u) - L(w) = r^2 u'Hu / 2
+    # with H = X'X / n, whose mean over the unit sphere is r^2 tr(H) / (2 d)
+    from descentlab.models import LinearRegression
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 3))
+    w_true = np.array([1.0, -2.0, 0.5])
+    y = X @ w_true
+    model = LinearRegression(3)
+    model.params[0][...] = w_true
+    got = batching.sharpness(model, X, y, radius=0.1, directions=4000, rng=1)
+    assert np.array_equal(model.params[0], w_true)  # restored
+    want = 0.1 ** 2 * np.trace(X.T @ X / 200) / (2 * 3)
+    # u'Hu over the sphere has a relative sd below 0.5 here: 4000 draws, 10% is > 10 sd
+    assert got == pytest.approx(want, rel=0.1)

@@ -92,3 +92,24 @@ def test_range_test_suggests_a_rate_that_trains():
 def test_bad_arguments(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_needle_depends_on_x_only_up_to_the_tilt():
+    assert tuning.needle(0.63, 0.0) == pytest.approx(1.0)
+    assert tuning.needle(0.63, 1.0) - tuning.needle(0.63, 0.0) == pytest.approx(0.02)
+    assert tuning.needle(0.63 + 0.05, 0.0) == pytest.approx(math.exp(-0.5))
+
+
+@settings(max_examples=20, deadline=None)
+@given(n=st.integers(2, 60), k=st.integers(2, 10))
+def test_kfold_partitions_the_indices(n, k):
+    if k > n:
+        with pytest.raises(ValueError, match="k"):
+            tuning.kfold(n, k)
+        return
+    folds = tuning.kfold(n, k, rng=0)
+    vals = np.concatenate([va for _, va in folds])
+    assert np.array_equal(np.sort(vals), np.arange(n))
+    for tr, va in folds:
+        assert np.array_equal(np.sort(np.concatenate([tr, va])), np.arange(n))
+        assert abs(len(va) - n / k) < 1

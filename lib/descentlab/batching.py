@@ -25,7 +25,8 @@ import numpy as np
 from . import _checks
 
 __all__ = ["per_example_gradients", "gradient_variance", "predicted_variance", "noise_scale",
-           "scaled_lr", "SCALING_RULES", "delayed_gd", "stable_lr_bound", "largest_stable_lr"]
+           "scaled_lr", "SCALING_RULES", "delayed_gd", "stable_lr_bound", "largest_stable_lr",
+           "sharpness"]
 
 SCALING_RULES = ("none", "linear", "sqrt")
 
@@ -58,13 +59,14 @@ def predicted_variance(sigma2: float, n: int, b: int, *, replacement: bool = Fal
 
 
 def gradient_variance(G: np.ndarray, batch_size: int, *, draws: int = 200, rng=None,
-                      sampler: str = "random", y=None) -> float:
+                      sampler: str = "random", y=None, with_error: bool = False):
     r"""Measured :math:`\mathbb E\|g_B - \bar g\|^2` over ``draws`` batches.
 
     ``G`` holds per-example gradients (:func:`per_example_gradients`).
     ``sampler``: "random" (without replacement), "replacement", or
     "stratified" (:func:`descentlab.data.stratified_minibatches`, which
-    needs the labels ``y``).
+    needs the labels ``y``).  With ``with_error=True`` the result is
+    ``(mean, standard error of the mean)`` over the draws.
     """
     from .data import stratified_minibatches
 
@@ -83,17 +85,21 @@ def gradient_variance(G: np.ndarray, batch_size: int, *, draws: int = 200, rng=N
     if sampler == "stratified" and (y is None or len(y) != n):
         raise ValueError(f"{owner}: sampler='stratified' needs y with one label per row of G")
     rng = _checks.generator(rng, "rng", owner)
+    with_error = _checks.boolean(with_error, "with_error", owner)
     mean = G.mean(axis=0)
-    total = 0.0
-    for _ in range(draws):
+    samples = np.empty(draws)
+    for k in range(draws):
         if sampler == "random":
             idx = rng.choice(n, b, replace=False)
         elif sampler == "replacement":
             idx = rng.integers(0, n, b)
         else:
             idx = next(stratified_minibatches(y, b, rng))
-        total += float(np.sum((G[idx].mean(axis=0) - mean) ** 2))
-    return total / draws
+        samples[k] = float(np.sum((G[idx].mean(axis=0) - mean) ** 2))
+    value = float(samples.mean())
+    if with_error:
+        return value, float(samples.std(ddof=1) / math.sqrt(draws)) if draws > 1 else math.inf
+    return value
 
 
 def noise_scale(lr: float, n: int, batch_size: int) -> float:
@@ -166,3 +172,34 @@ def largest_stable_lr(curvature: float, delay: int, *, steps: int = 2000, tol: f
         else:
             hi = mid
     return lo
+
+
+def sharpness(model, X, y, *, radius: float = 0.05, directions: int = 20, rng=None) -> float:
+    r"""Mean rise of the loss when the parameters move a distance ``radius``
+    in a random direction: :math:`\mathbb E_u[L(\theta + r u) - L(\theta)]`,
+    with :math:`u` uniform on the unit sphere of all parameters.
+
+    A flat minimum barely rises (Hochreiter & Schmidhuber 1997; Keskar et al.
+    2017 measure the maximum in a box instead).  The measure is not invariant
+    to reparametrisation: scaling a ReLU layer by α and the next by 1/α
+    computes the same function with a different sharpness (Dinh et al. 2017).
+    The model's parameters are restored afterwards.
+    """
+    owner = "sharpness"
+    radius = _checks.positive(radius, "radius", owner)
+    directions = _checks.integer(directions, "directions", owner, minimum=1)
+    rng = _checks.generator(rng, "rng", owner)
+    base = model.loss_and_grads(X, y)[0]
+    saved = [p.copy() for p in model.params]
+    total = 0.0
+    try:
+        for _ in range(directions):
+            u = [rng.standard_normal(p.shape) for p in model.params]
+            norm = math.sqrt(sum(float(np.sum(v * v)) for v in u))
+            for p, v, p0 in zip(model.params, u, saved):
+                p[...] = p0 + radius * v / norm
+            total += model.loss_and_grads(X, y)[0] - base
+    finally:
+        for p, p0 in zip(model.params, saved):
+            p[...] = p0
+    return total / directions

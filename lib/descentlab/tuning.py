@@ -20,7 +20,7 @@ import numpy as np
 from . import _checks
 
 __all__ = ["log_uniform", "check_space", "grid_points", "random_points", "Trial", "search",
-           "best", "on_edge", "RangeTest", "lr_range_test"]
+           "best", "on_edge", "RangeTest", "lr_range_test", "needle", "kfold"]
 
 
 def log_uniform(low: float, high: float, size=None, rng=None):
@@ -174,3 +174,26 @@ def lr_range_test(model, X, y, *, lr_min: float = 1e-4, lr_max: float = 10.0, st
     losses = np.array(out)
     finite = np.where(np.isfinite(losses), losses, np.inf)
     return RangeTest(lrs[:len(losses)], losses, float(lrs[int(np.argmin(finite))] / 10))
+
+
+def needle(x: float, y: float, *, peak: float = 0.63, width: float = 0.05,
+           tilt: float = 0.02) -> float:
+    r"""A 2-D objective to maximise on :math:`[0, 1]^2` where only ``x`` matters:
+    :math:`\exp(-(x - p)^2 / 2w^2) + \text{tilt}\cdot y`.  A 3×3 grid tries
+    three values of x, random search with the same 9 trials tries nine
+    (Bergstra & Bengio 2012, figure 1)."""
+    x = _checks.real(x, "x", "needle")
+    y = _checks.real(y, "y", "needle")
+    return math.exp(-((x - peak) ** 2) / (2 * width ** 2)) + tilt * y
+
+
+def kfold(n: int, k: int, rng=None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``k`` (train, validation) index pairs: a shuffled ``range(n)`` cut into
+    ``k`` near-equal folds, each the validation part once."""
+    n = _checks.integer(n, "n", "kfold", minimum=2)
+    k = _checks.integer(k, "k", "kfold", minimum=2)
+    if k > n:
+        raise ValueError(f"kfold: k must be <= n={n}, got {k}")
+    order = _checks.generator(rng, "rng", "kfold").permutation(n)
+    folds = np.array_split(order, k)
+    return [(np.concatenate(folds[:i] + folds[i + 1:]), folds[i]) for i in range(k)]
