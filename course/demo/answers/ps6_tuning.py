@@ -53,7 +53,7 @@ SUBMISSIONS = {
         "returns the last point of the search, not the best",
         answers={**CORRECT, "random_search": RANDOM_SEARCH.replace(
             "return best", "return point")},
-        breaks=["test_random_search_budget"],
+        breaks=["test_random_search_budget", "test_random_search_accuracy"],
         mentions=["the last trial returned instead of the best"]),
     "lena": Submission(
         "returns the rate at the lowest loss, forgetting to step back a decade",
