@@ -31,7 +31,8 @@ def committed_lectures() -> list[Path]:
 LECTURE_FILES = sorted(LECTURES.glob("[0-9]*.ipynb"))
 IDS = [p.stem for p in LECTURE_FILES]
 
-EXPLORER = re.compile(r"\b(SurfaceExplorer|MomentumExplorer|TrainingExplorer)\(")
+EXPLORER = re.compile(r"\b(SurfaceExplorer|MomentumExplorer|TrainingExplorer|BatchSizeExplorer|"
+                      r"SearchExplorer)\(")
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 DEVICE = re.compile(r"^device: (cuda|mps|cpu)(:\d+)?$", re.M)
 TORCH_AGREEMENT = re.compile(r"max relative difference from torch\.optim (\S+)")
