@@ -33,8 +33,7 @@ def reference(d, lr, b, epochs, seed):
 
 @pytest.mark.parametrize("rule", ["none", "linear", "sqrt"])
 def test_batch_size_explorer_plots_the_scaled_run_on_three_clocks(digits, rule):
-    e = BatchSizeExplorer(digits, factory, lr=0.05, batch_size=16, rule="none", epochs=2)
-    e.set(batch_size=128, rule=rule)
+    e = BatchSizeExplorer(digits, factory, lr=0.05, batch_size=128, rule=rule, epochs=2)
     want_lr = batching.scaled_lr(0.05, 32, 128, rule)
     assert e.lr == pytest.approx(want_lr)
     h = reference(digits, want_lr, 128, 2, 0)
@@ -52,8 +51,8 @@ def test_batch_size_explorer_plots_the_scaled_run_on_three_clocks(digits, rule):
     assert e.png()[:4] == b"\x89PNG"
 
 
-def test_batch_size_explorer_hold_runs_once(digits, monkeypatch):
-    e = BatchSizeExplorer(digits, factory, epochs=1)
+def test_batch_size_explorer_hold_runs_once(one_epoch, monkeypatch):
+    e = one_epoch
     calls = []
     original = e._fit
     monkeypatch.setattr(e, "_fit", lambda *a, **k: calls.append(a) or original(*a, **k))
@@ -69,6 +68,11 @@ def test_batch_size_explorer_reports_divergence(digits):
     assert e.lr == pytest.approx(10.0 * 1024 / 32)
 
 
+@pytest.fixture(scope="module")
+def one_epoch(digits):
+    return BatchSizeExplorer(digits, factory, epochs=1)
+
+
 @pytest.mark.parametrize("settings, error, match", [
     ({"batch_size": 100}, ValueError, "batch_size"),
     ({"rule": "cubic"}, ValueError, "rule"),
@@ -77,10 +81,11 @@ def test_batch_size_explorer_reports_divergence(digits):
     ({"lr": "fast"}, TypeError, "lr"),
     ({"momentum": 0.9}, TypeError, "momentum"),
 ])
-def test_batch_size_explorer_bad_settings(digits, settings, error, match):
-    e = BatchSizeExplorer(digits, factory, epochs=1)
+def test_batch_size_explorer_bad_settings(one_epoch, settings, error, match):
+    before = (one_epoch.lr, one_epoch.history)
     with pytest.raises(error, match=match):
-        e.set(**settings)
+        one_epoch.set(**settings)
+    assert (one_epoch.lr, one_epoch.history) == before  # refused before any run
 
 
 @pytest.mark.parametrize("trials, seed, peak", [(9, 0, 0.63), (16, 3, 0.2), (25, 7, 0.9)])
