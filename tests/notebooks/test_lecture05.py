@@ -18,7 +18,8 @@ import pytest
 
 from descentlab.notebooks import LECTURES, execute
 
-from .test_lectures import NOJIT, ROOT, WIDGET_MIME, cells, number, printed
+from .lecture_claims import number
+from .test_lectures import NOJIT, ROOT, WIDGET_MIME, cells, printed
 
 PATH = LECTURES / "05_batch_size_and_tuning.ipynb"
 
