@@ -37,7 +37,8 @@ OWN_MODULE = {p.stem for p in LECTURE_FILES
               if (Path(__file__).parent / f"test_lecture{p.stem[:2]}.py").exists()}
 EXECUTED = [p for p in LECTURE_FILES if p.stem not in OWN_MODULE]
 
-EXPLORER = re.compile(r"\b(SurfaceExplorer|MomentumExplorer|TrainingExplorer|ScheduleExplorer)\(")
+EXPLORER = re.compile(r"\b(SurfaceExplorer|MomentumExplorer|TrainingExplorer|ScheduleExplorer|"
+                      r"BatchSizeExplorer|SearchExplorer)\(")
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 DEVICE = re.compile(r"^device: (cuda|mps|cpu)(:\d+)?$", re.M)
 TORCH_AGREEMENT = re.compile(r"max relative difference from torch\.optim (\S+)")
@@ -109,6 +110,7 @@ def test_lectures_cite_their_papers(name):
 
 
 # -- executed ------------------------------------------------------------------------
+
 
 @pytest.mark.skipif(NOJIT, reason="the lectures run the jitted library; under "
                                   "NUMBA_DISABLE_JIT=1 they would take many minutes")
