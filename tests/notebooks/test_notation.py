@@ -100,3 +100,24 @@ def test_docstrings_use_the_notation_table(name):
     module = importlib.import_module(name)
     found = [f"{where}: {o}" for where, doc in docstrings(module) for o in offences(doc)]
     assert not found, "\n".join(found)
+
+
+# -- every notebook opens with a notation box that links the table -----------------
+
+NOTATION = ROOT / "NOTATION.md"
+
+
+def test_the_notation_table_is_in_the_repository():
+    text = NOTATION.read_text()
+    for symbol in (r"\eta", r"\mu", r"\beta_1", r"\rho", r"\lambda", r"\kappa"):
+        assert symbol in text, f"NOTATION.md lacks {symbol}"
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "lectures").glob("[0-9]*.ipynb")),
+                         ids=lambda p: p.stem)
+def test_each_lecture_opens_with_a_notation_box_linking_the_table(path):
+    nb = nbformat.read(str(path), as_version=4)
+    opening = [c.source for c in nb.cells[:4] if c.cell_type == "markdown"]
+    boxes = [s for s in opening if s.lstrip().startswith("> **Notation**")]
+    assert boxes, f"{path.name}: no notation box in its first cells"
+    assert "(../NOTATION.md)" in boxes[0], f"{path.name}: the notation box does not link NOTATION.md"
