@@ -16,14 +16,13 @@ export NUMBA_CACHE_DIR ?= $(abspath .numba_cache)
 NOJIT_TESTS := tests/optim tests/schedulers tests/layers tests/surfaces tests/test_init.py \
                tests/test_data.py tests/test_models.py tests/test_jit.py
 
-ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings
 
 .PHONY: course test test-fast test-nojit lab bench lock clean-venv help
 help:
 	@echo "make course   release assignments, run lectures, grade the demo class"
 	@echo "make test     the whole test suite (what CI runs)"
-	@echo "make lab      open JupyterLab on the course"
+	@echo "make lab      JupyterLab on a working copy in work/ (PORT= IP= NO_BROWSER=1 ROLE=student)"
 	@echo "make bench    descentlab bench optim"
 
 # Re-runs whenever the pins or the package metadata change.  torch goes
@@ -51,8 +50,11 @@ test-fast: $(STAMP)
 test-nojit: $(STAMP)
 	NUMBA_DISABLE_JIT=1 $(BIN)/python -m pytest -n 2 -q $(NOJIT_TESTS)
 
+# JupyterLab on work/ (gitignored copies of lectures/ and assignments/, the graded
+# demo class, nbgrader's config): `make lab PORT=8890 IP=0.0.0.0 NO_BROWSER=1 ROLE=student`
 lab: $(STAMP)
-	$(BIN)/jupyter lab $(ROOT_FLAG) --notebook-dir=$(CURDIR)
+	$(BIN)/descentlab lab $(if $(PORT),--port=$(PORT)) $(if $(IP),--ip=$(IP)) \
+	  $(if $(NO_BROWSER),--no-browser) $(if $(ROLE),--role=$(ROLE))
 
 bench: $(STAMP)
 	$(BIN)/descentlab bench optim

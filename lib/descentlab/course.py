@@ -66,16 +66,17 @@ def run_lectures() -> bool:
     return all(r.ok for r in runs)
 
 
-def grade_demo(workers: int) -> bool:
+def grade_demo(workers: int, course: Path | None = None) -> bool:
     from .bench import table
     from .grading import demo
     from .grading.pipeline import assignments, grade
 
+    course = course or demo.DEMO
     print(f"\n4. Grading the demo class in course/demo ({workers} worker{'s' * (workers > 1)})")
     expected = demo.expected_rows()
     rows = []
     for name in tqdm(assignments(), desc="grading", leave=False):
-        rows += grade(name, demo.DEMO, workers=workers)
+        rows += grade(name, course, workers=workers)
     names = sorted({r.assignment for r in rows})
     by = {(r.student, r.assignment): r for r in rows}
     lines, ok = [], True
