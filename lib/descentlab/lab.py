@@ -53,7 +53,7 @@ STYLE = """\
 /* written by `descentlab lab`: Validate only where there is something to validate */
 body:has(.lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current[title*="Path: lectures/"])
   .jp-NotebookPanel:not(.lm-mod-hidden) .validate-button {
-  display: none;
+  display: none !important;
 }
 """
 
