@@ -18,7 +18,7 @@ NOJIT_TESTS := tests/optim tests/schedulers tests/layers tests/surfaces tests/te
 
 LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings
 
-.PHONY: course test test-fast test-nojit lab bench lock clean-venv help
+.PHONY: course test test-fast test-nojit lab bench lock clean-venv help chromium
 help:
 	@echo "make course   release assignments, run lectures, grade the demo class"
 	@echo "make test     the whole test suite (what CI runs)"
@@ -39,8 +39,21 @@ $(STAMP): requirements.lock pyproject.toml
 course: $(STAMP)
 	$(BIN)/descentlab course
 
+# The browser tests (tests/browser) drive Debian's chromium: install it when it is
+# missing and apt can (as root); otherwise say so, and those tests skip loudly.
+CHROMIUM ?= $(or $(DESCENTLAB_CHROMIUM),/usr/bin/chromium)
+chromium:
+	@if [ -x "$(CHROMIUM)" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "make: installing chromium for the browser tests (apt)"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y --no-install-recommends chromium \
+	  || { apt-get update && apt-get install -y --no-install-recommends chromium; } \
+	  || echo "make: WARNING: chromium could not be installed; the browser tests will SKIP"; \
+	else echo "make: WARNING: no $(CHROMIUM) and no apt as root; the browser tests will SKIP"; fi
+
 # The second run checks the pure-Python fallback of the kernels.
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 	NUMBA_DISABLE_JIT=1 $(BIN)/python -m pytest -n 2 -p no:cacheprovider -q $(NOJIT_TESTS)
 

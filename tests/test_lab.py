@@ -121,3 +121,17 @@ def test_the_cli_prepares_without_starting(tmp_path, demo):
     bad = subprocess.run([sys.executable, "-m", "descentlab.cli", "lab", "--role", "teacher"],
                          cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "--role" in bad.stderr
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_make_test_installs_chromium_first_and_does_nothing_when_it_is_there(tmp_path):
+    env = {**os.environ, "MAKEFLAGS": ""}
+    plan = subprocess.run(["make", "-n", "-o", ".venv/.descentlab-installed", "test"], cwd=ROOT,
+                          capture_output=True, text=True, env=env).stdout
+    assert plan.index("apt-get install -y --no-install-recommends chromium") < plan.index("pytest")
+    fake = tmp_path / "chromium"
+    fake.write_text("#!/bin/sh\n")
+    fake.chmod(0o755)
+    out = subprocess.run(["make", "-s", "chromium", f"CHROMIUM={fake}"], cwd=ROOT,
+                         capture_output=True, text=True, env=env)
+    assert out.returncode == 0 and out.stdout == "" and out.stderr == ""
