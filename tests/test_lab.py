@@ -135,3 +135,11 @@ def test_make_test_installs_chromium_first_and_does_nothing_when_it_is_there(tmp
     out = subprocess.run(["make", "-s", "chromium", f"CHROMIUM={fake}"], cwd=ROOT,
                          capture_output=True, text=True, env=env)
     assert out.returncode == 0 and out.stdout == "" and out.stderr == ""
+
+
+def test_the_servers_kernels_get_one_blas_thread_unless_the_user_chose(tmp_path, monkeypatch):
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    env = lab.environment(tmp_path)
+    assert env["OPENBLAS_NUM_THREADS"] == "1" and env["JUPYTER_CONFIG_DIR"] == str(tmp_path)
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
+    assert lab.environment(tmp_path)["OPENBLAS_NUM_THREADS"] == "2"

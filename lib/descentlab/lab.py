@@ -192,6 +192,11 @@ def environment(config: Path) -> dict[str, str]:
     # this server's own config folder: nbgrader_config.py, labconfig/page_config.json,
     # custom/custom.css and the user's JupyterLab settings all live in work/.jupyter
     env["JUPYTER_CONFIG_DIR"] = str(config)
+    # small-matrix numpy in the lectures runs faster on one BLAS thread
+    # (see descentlab.notebooks.SMALL_BLAS_THREADS); a user's own setting wins
+    from .notebooks import SMALL_BLAS_THREADS
+
+    env.setdefault("OPENBLAS_NUM_THREADS", SMALL_BLAS_THREADS)
     bindir = str(Path(sys.executable).parent)  # nbgrader shells out to alembic
     env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
     return env
