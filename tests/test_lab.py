@@ -75,6 +75,7 @@ def test_students_do_not_get_the_instructors_tools(tmp_path, demo):
         assert f'"{plugin}"' in text, plugin
 
 
+@pytest.mark.slow
 def test_nbgrader_reads_the_working_copys_config(tmp_path, demo):
     """nbgrader, loading its config as the server extensions do, finds work/'s course."""
     work = tmp_path / "work"
@@ -111,6 +112,7 @@ def test_make_lab_passes_its_options_on():
     assert "descentlab lab --port=8890 --ip=0.0.0.0 --no-browser --role=student" in line
 
 
+@pytest.mark.slow
 def test_the_cli_prepares_without_starting(tmp_path, demo):
     out = subprocess.run([sys.executable, "-m", "descentlab.cli", "lab", "--prepare-only",
                           "--work", str(tmp_path / "w"), "--demo", str(demo), "--role", "student",
