@@ -80,7 +80,10 @@ def test_the_stubs_fail_every_part(released):
     for exercise in of(assignment):
         for part in exercise.parts:
             mismatch = evaluate(exercise, namespace[exercise.function], part)
-            assert mismatch is not None and "NotImplementedError" in mismatch.detail
+            assert mismatch is not None and mismatch.problem == "not-implemented", mismatch
+            message = mismatch.describe(exercise.function)
+            assert "not implemented yet" in message.splitlines()[0], message
+            assert not message.rstrip().endswith(":"), message
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
