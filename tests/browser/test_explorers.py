@@ -256,6 +256,7 @@ import json
 _dx, _dy = escape.ax_path.transData.transform((0.6, -1.2))
 _w, _h = escape.figure.canvas.get_width_height()
 print(json.dumps([_dx, _h - _dy, _w, _h]))"""))
+    img.scroll_into_view_if_needed()
     box = img.bounding_box()
     x = box["x"] + px[0] * box["width"] / px[2]
     y = box["y"] + px[1] * box["height"] / px[3]

@@ -517,8 +517,7 @@ def _png_array(rgba: np.ndarray) -> bytes:
     from PIL import Image
 
     out = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(rgba[..., :3])).save(out, format="png",
-                                                               compress_level=1)
+    Image.fromarray(rgba, "RGBA").convert("RGB").save(out, format="png", compress_level=1)
     return out.getvalue()
 
 
@@ -526,8 +525,8 @@ def _jpeg(rgba: np.ndarray) -> bytes:
     from PIL import Image
 
     out = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(rgba[..., :3])).save(out, format="jpeg", quality=90,
-                                                               subsampling=0)
+    Image.fromarray(rgba, "RGBA").convert("RGB").save(out, format="jpeg", quality=90,
+                                                      subsampling=0)
     return out.getvalue()
 
 
