@@ -319,7 +319,7 @@ class SurfaceExplorer(_Picture):
         self.image = widgets.Image(format="jpeg")
 
     def _build_controls(self) -> None:
-        slider = dict(continuous_update=True, style={"description_width": "70px"},
+        slider = dict(continuous_update=True, style={"description_width": "80px"},
                       layout=widgets.Layout(width="320px"))
         self.surface_picker = widgets.Dropdown(options=list(self._surfaces), description="surface",
                                                style=slider["style"])
