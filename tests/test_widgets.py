@@ -636,3 +636,17 @@ def test_a_click_on_the_map_moves_the_start_there(make):
     start, picture = e.x0, e.png()
     assert not e.click(w - 5.0, h / 2) and not e.click(2.0, 2.0)
     assert e.x0 == start and e.png() == picture
+
+
+def test_assign_on_a_controlled_slider_sets_the_control():
+    # explorers written before Control call _assign(slider, ...): it must hold
+    # the exact value too, and refuse what the slider would clip
+    from descentlab.widgets._base import _assign
+
+    goh = MomentumExplorer(kappa=10.0, steps=STEPS)
+    _assign(goh.lr_slider, 0.1234567, "lr", "MomentumExplorer")
+    assert goh.lr == 0.1234567 and goh.controls["lr"].text.value == "0.1234567"
+    echo(goh.controls["lr"])
+    assert goh.lr == 0.1234567
+    with pytest.raises(ValueError, match=r"MomentumExplorer: lr must lie in \[0, 4\], got 9"):
+        _assign(goh.lr_slider, 9, "lr", "MomentumExplorer")
