@@ -650,3 +650,56 @@ def test_assign_on_a_controlled_slider_sets_the_control():
     assert goh.lr == 0.1234567
     with pytest.raises(ValueError, match=r"MomentumExplorer: lr must lie in \[0, 4\], got 9"):
         _assign(goh.lr_slider, 9, "lr", "MomentumExplorer")
+
+
+def test_the_base_as_its_docstring_shows_it():
+    """A new explorer on the base, written as _base's docstring says."""
+    import ipywidgets as widgets
+
+    from descentlab.widgets._base import _FigureExplorer
+
+    class Ramp(_FigureExplorer):
+        _owner, _KEYS = "Ramp", ("lr", "steps")
+
+        def __init__(self, lr=0.1, steps=100):
+            self.ax = self._start(figsize=(4, 3), dpi=50, ncols=1)
+            self.line, = self.ax.plot([], [])
+            self.flushes = []
+            lr_control = self._control("lr", widgets.FloatLogSlider(
+                value=lr, min=-4, max=1, step=0.02, description="lr"), affects="SGD")
+            steps_control = self._control("steps", widgets.IntSlider(
+                value=steps, min=10, max=1000, step=10, description="steps"))
+            with self.hold():
+                self.set(lr=lr, steps=steps)
+            self._finish()
+            self.widget = widgets.VBox([lr_control.widget, steps_control.widget,
+                                        self.reset_button, self.status, self.image])
+
+        def set(self, **settings):
+            self._set_controls(settings)
+
+        def _flush(self, pending):
+            self.flushes.append(pending)
+            n = self.controls["steps"].value
+            self.line.set_data(np.arange(n), self.controls["lr"].value * np.arange(n))
+            self.ax.relim()
+            self.ax.autoscale_view()
+            self.figure.canvas.draw()
+            self._show()
+
+    r = Ramp(lr=0.0123, steps=155)
+    assert r.flushes == [{"compute"}]  # one picture for the whole construction
+    assert r.line.get_ydata()[-1] == 0.0123 * 154
+    assert Image.open(io.BytesIO(r.png())).format == "PNG" and r.image.format == "jpeg"
+    assert r.controls["lr"].affects_label.value.count("SGD") == 1
+    echo(r.controls["lr"])
+    echo(r.controls["steps"])
+    assert (r.controls["lr"].value, r.controls["steps"].value) == (0.0123, 155)
+    r.set(lr=0.5, steps=20)
+    with pytest.raises(TypeError, match="Ramp.set: unknown settings"):
+        r.set(momentum=0.9)
+    with pytest.raises(ValueError, match=r"Ramp: steps must lie in \[10, 1000\], got 5"):
+        r.set(steps=5)
+    r.reset_button.click()
+    assert (r.controls["lr"].value, r.controls["steps"].value) == (0.0123, 155)
+    assert len(r.flushes) == 3
