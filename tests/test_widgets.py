@@ -522,8 +522,8 @@ def test_late_echoes_of_earlier_sets_are_ignored():
 def test_a_students_slider_move_is_taken_exactly():
     goh = MomentumExplorer(kappa=100, momentum=0.0, steps=STEPS)
     lr = goh.controls["lr"]
-    one_step = snapped(lr.view, goh.lr) + lr.view.step  # a key press: one step
-    lr.view.value = one_step
+    one_step = float(f"{snapped(lr.view, goh.lr) + lr.view.step:.12g}")  # a key press
+    lr.view.value = snapped(lr.view, goh.lr) + lr.view.step
     assert goh.lr == one_step and lr.text.value == repr(one_step)
     np.testing.assert_array_equal(goh.path_line.get_xydata(), S.trajectory(
         "SGD", goh.surface, goh.x0, STEPS, lr=one_step, momentum=0.0))
@@ -544,7 +544,7 @@ def test_log_slider_echoes_are_ignored_and_moves_taken(exponent, step, moves):
     position = snapped(c.view, value) * 10.0 ** (moves * step)
     if moves and 1e-5 <= position <= 10.0:
         c.view.value = position
-        assert c.value == position
+        assert c.value == float(f"{position:.12g}")  # the grid point, to 12 digits
     else:
         c.view.value = position if moves == 0 else c.view.value
         assert c.value == value

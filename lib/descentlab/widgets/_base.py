@@ -11,7 +11,7 @@ the slider's ``value`` therefore turns lecture 03's start ``y = 1e-3`` into
 :class:`Control`:
 
 - ``control.value`` is the exact value (what ``set()`` gave, what was typed
-  in the text box, or where the student put the slider);
+  in the text box, or where the student put the slider, to 12 digits);
 - the slider is a view: a value coming back from the front end that lies
   within half a step of the current value, or of a value the kernel pushed
   since the student last moved it, is an echo and is ignored (and when it
@@ -242,6 +242,11 @@ class Control:
             if self._is_echo(new):
                 return
             new = self._coerce(new)
+            if self.kind != "int":
+                # a slider position is a grid point the front end computed
+                # (10 ** -1.0000000000000002 for 0.1): 12 digits are all of it
+                # that means anything, and the text box then reads 0.1
+                new = float(f"{new:.12g}")
             self._echoes.clear()
         if self._same(new, self._value):
             return
