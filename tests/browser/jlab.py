@@ -126,7 +126,9 @@ def chromium_available() -> bool:
 
 def open_notebook(page, server: LabServer, relpath: str, *, timeout: float = 120.0) -> None:
     """Open ``relpath`` (relative to the server's root) and wait for its kernel."""
-    page.goto(server.url(f"lab/tree/{relpath}"))
+    # ?reset: a fresh workspace, not the notebooks an earlier page left open
+    # (their hidden .jp-Notebook would answer the selector below)
+    page.goto(server.url(f"lab/tree/{relpath}?reset"))
     page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell", timeout=timeout * 1e3)
     page.wait_for_selector(".jp-Notebook", timeout=timeout * 1e3)
     wait_kernel_idle(page, timeout=timeout)

@@ -256,6 +256,7 @@ import json
 _dx, _dy = escape.ax_path.transData.transform((0.6, -1.2))
 _w, _h = escape.figure.canvas.get_width_height()
 print(json.dumps([_dx, _h - _dy, _w, _h]))"""))
+    img.scroll_into_view_if_needed()
     box = img.bounding_box()
     x = box["x"] + px[0] * box["width"] / px[2]
     y = box["y"] + px[1] * box["height"] / px[3]
@@ -279,7 +280,7 @@ print(json.dumps([float(__import__('numpy').diff(escape.ax_path.get_xlim())[0] /
     assert after["values"]["y"] == pytest.approx(-1.2, abs=1.5 * unit[1] * scale)
     assert after["picture"] != before["picture"]
     assert picture_hash(page, img) == after["picture"]
-    cell_node(page, 16)
+    img.scroll_into_view_if_needed()
     shot(page, "explorers-02-escape-after-click")
     assert not page.course_errors, page.course_errors
 
@@ -321,6 +322,8 @@ print(json.dumps({l: int(np.flatnonzero(np.abs(saddle.paths[l][:, 1]) > 1.0)[0])
         assert picture_hash(page, img) == s["picture"]
         cell_node(page, 13)
         shot(page, "explorers-03-saddle")
+        img.scroll_into_view_if_needed()
+        shot(page, "explorers-03-saddle-picture")
         assert not page.course_errors, page.course_errors
     finally:
         context.close()

@@ -11,7 +11,7 @@ the slider's ``value`` therefore turns lecture 03's start ``y = 1e-3`` into
 :class:`Control`:
 
 - ``control.value`` is the exact value (what ``set()`` gave, what was typed
-  in the text box, or where the student put the slider);
+  in the text box, or where the student put the slider, to 12 digits);
 - the slider is a view: a value coming back from the front end that lies
   within half a step of the current value, or of a value the kernel pushed
   since the student last moved it, is an echo and is ignored (and when it
@@ -27,25 +27,28 @@ The API for explorers (what a new explorer uses)::
         _KEYS = ("lr", "steps")            # what set() accepts
 
         def __init__(self, lr=0.1, steps=100):
-            self.ax, = [self._start(figsize=(8, 3.5), dpi=100, ncols=1)]
+            self.ax = self._start(figsize=(8, 3.5), dpi=100, ncols=1)
             # declare each setting: a slider (its range and step) wrapped in a
-            # Control; a change of it requests the named redraw
-            self.lr = self._control("lr", widgets.FloatLogSlider(
-                value=lr, min=-4, max=1, step=0.02, description="lr"),
-                affects="SGD")
-            self.steps = self._control("steps", widgets.IntSlider(
+            # Control; a change of it requests a redraw (_flush)
+            lr_control = self._control("lr", widgets.FloatLogSlider(
+                value=lr, min=-4, max=1, step=0.02, description="lr"), affects="SGD")
+            steps_control = self._control("steps", widgets.IntSlider(
                 value=steps, min=10, max=1000, step=10, description="steps"))
             with self.hold():
                 self.set(lr=lr, steps=steps)   # exact values, one redraw
-            self._finish()                      # remembers them for reset()
-            self.widget = widgets.VBox([self.lr.widget, self.steps.widget,
+            self._finish()                      # remembers them for reset(); first picture
+            self.widget = widgets.VBox([lr_control.widget, steps_control.widget,
                                         self.reset_button, self.status, self.image])
 
+        @property
+        def lr(self):
+            return self.controls["lr"].value    # the exact value, never slider.value
+
         def set(self, **settings):
-            self._set_controls(settings)        # checks keys, ranges, one redraw
+            self._set_controls(settings)        # checks keys and values, one redraw
 
         def _flush(self, pending):              # pending: the requested names
-            ... compute from self.lr.value, self.steps.value (never slider.value)
+            ... compute from self.controls[...].value
             ... draw into self.figure, then self._show() (the canvas to the Image)
 
 - :meth:`_Picture._control` ``(name, view, *, request="compute", affects="",
@@ -239,6 +242,11 @@ class Control:
             if self._is_echo(new):
                 return
             new = self._coerce(new)
+            if self.kind != "int":
+                # a slider position is a grid point the front end computed
+                # (10 ** -1.0000000000000002 for 0.1): 12 digits are all of it
+                # that means anything, and the text box then reads 0.1
+                new = float(f"{new:.12g}")
             self._echoes.clear()
         if self._same(new, self._value):
             return
@@ -368,10 +376,14 @@ class _Picture:
                 self.controls[key].set(value)
 
     def _finish(self) -> None:
-        """Remember the current settings as what :meth:`reset` goes back to."""
+        """Remember the current settings as what :meth:`reset` goes back to,
+        and draw the first picture if nothing has drawn one yet (a ``set()``
+        of the values the sliders were built with changes nothing)."""
         self._defaults = {name: c.value for name, c in self.controls.items()}
         for control in self.controls.values():
             control.default = control.value
+        if not self.image.value:
+            self._request("compute")
 
     def reset(self) -> None:
         """Every control back to the value it had when the explorer was made
@@ -517,8 +529,7 @@ def _png_array(rgba: np.ndarray) -> bytes:
     from PIL import Image
 
     out = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(rgba[..., :3])).save(out, format="png",
-                                                               compress_level=1)
+    Image.fromarray(rgba, "RGBA").convert("RGB").save(out, format="png", compress_level=1)
     return out.getvalue()
 
 
@@ -526,8 +537,8 @@ def _jpeg(rgba: np.ndarray) -> bytes:
     from PIL import Image
 
     out = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(rgba[..., :3])).save(out, format="jpeg", quality=90,
-                                                               subsampling=0)
+    Image.fromarray(rgba, "RGBA").convert("RGB").save(out, format="jpeg", quality=90,
+                                                      subsampling=0)
     return out.getvalue()
 
 

@@ -319,7 +319,7 @@ class SurfaceExplorer(_Picture):
         self.image = widgets.Image(format="jpeg")
 
     def _build_controls(self) -> None:
-        slider = dict(continuous_update=True, style={"description_width": "70px"},
+        slider = dict(continuous_update=True, style={"description_width": "80px"},
                       layout=widgets.Layout(width="320px"))
         self.surface_picker = widgets.Dropdown(options=list(self._surfaces), description="surface",
                                                style=slider["style"])
@@ -467,8 +467,11 @@ class SurfaceExplorer(_Picture):
         self.controls["noise"].affects = "every optimizer shown"
         handles = [self.loss_lines[label] for label in self.selected]
         if handles:
-            self.ax_loss.legend(handles=handles, loc="upper right", fontsize=8,
-                                framealpha=0.8).set_animated(True)
+            # above the panel, in the cached frame: no curve runs over it, and
+            # drawing it at every update would cost more than all the lines
+            self.ax_loss.legend(handles=handles, loc="lower right", bbox_to_anchor=(1.0, 1.0),
+                                ncols=min(len(handles), 3), fontsize=8, frameon=False,
+                                borderaxespad=0.2, handlelength=1.5, columnspacing=1.0)
         elif self.ax_loss.get_legend() is not None:
             self.ax_loss.get_legend().remove()
 
@@ -520,7 +523,7 @@ class SurfaceExplorer(_Picture):
         else:
             self.ax_loss.set_yscale("symlog", linthresh=1.0)
         self.ax_loss.set_ylabel(r"$f(x_t) - f^*$" if log else r"$f(x_t)$")
-        self.ax_loss.set_title("loss", fontsize=9)
+        self.ax_loss.set_title("loss", fontsize=9, loc="left")
         self._frame_key = None  # the background is drawn again at the next render
 
     def _loss_curve(self, label: str) -> np.ndarray:
@@ -546,10 +549,10 @@ class SurfaceExplorer(_Picture):
             self.loss_lines[label].set_data(np.arange(y.size), y)
             ys.append(y)
         canvas = self.figure.canvas
-        key = (self._frame_limits(ys, steps), id(self.surface))
+        key = (self._frame_limits(ys, steps), id(self.surface), self.selected)
         if key != self._frame_key:
             # new limits: draw the frame once (everything not animated) and keep it
-            (xlim, ylim), _ = key
+            (xlim, ylim), *_ = key
             self.ax_loss.set_xlim(*xlim)
             self.ax_loss.set_ylim(*ylim)
             canvas.draw()
@@ -561,9 +564,6 @@ class SurfaceExplorer(_Picture):
             self.ax_path.draw_artist(self.ends[label])
             self.ax_loss.draw_artist(self.loss_lines[label])
         self.ax_path.draw_artist(self.start_marker)
-        legend = self.ax_loss.get_legend()
-        if legend is not None:
-            self.ax_loss.draw_artist(legend)
         t1 = time.perf_counter()
         self._show()
         t2 = time.perf_counter()
