@@ -56,7 +56,20 @@ def test_lines_are_the_trajectories_of_the_settings(explorer):
         np.testing.assert_array_equal(e.loss_lines[label].get_xdata(), np.arange(STEPS + 1))
     hidden = set(ENTRIES) - set(expected)
     assert not any(e.lines[label].get_visible() for label in hidden)
-    assert [t.get_text() for t in e.ax_loss.get_legend().get_texts()] == list(expected)
+    # without gradient noise the update is deterministic: the legend says GD
+    assert [t.get_text() for t in e.ax_loss.get_legend().get_texts()] == \
+        ["GD", "GD+momentum", "Adam"]
+
+
+def test_the_legend_says_sgd_only_when_the_gradients_are_noisy(explorer):
+    e = explorer
+    legend = lambda: [t.get_text() for t in e.ax_loss.get_legend().get_texts()]  # noqa: E731
+    assert legend() == ["GD", "GD+momentum", "Adam"]
+    e.set(noise=0.5)
+    assert legend() == ["SGD", "SGD+momentum", "Adam"]
+    e.set(noise=0.0)
+    assert legend() == ["GD", "GD+momentum", "Adam"]
+    assert e.ax_path.get_xlabel() and e.ax_path.get_ylabel(), "the path panel's axes are unlabelled"
 
 
 def test_a_slider_move_recomputes_and_redraws_in_place(explorer):

@@ -17,22 +17,22 @@ def heavy_ball_rates(lr, momentum, lam) -> np.ndarray:
     r"""How fast heavy-ball momentum shrinks the error along an eigenvector.
 
     On a quadratic with Hessian eigenvalue :math:`\lambda`, torch's SGD with
-    constant learning rate :math:`\alpha` and momentum :math:`\beta` moves the
+    constant learning rate :math:`\eta` and momentum :math:`\mu` moves the
     buffer :math:`b` and the error :math:`x` along that eigenvector by a
     linear map (Goh, *Why Momentum Really Works*, Distill 2017):
 
     .. math::
         \begin{pmatrix} b_{t+1} \\ x_{t+1} \end{pmatrix} = R
         \begin{pmatrix} b_t \\ x_t \end{pmatrix}, \qquad
-        R = \begin{pmatrix} \beta & \lambda \\ -\alpha\beta & 1 - \alpha\lambda \end{pmatrix}
+        R = \begin{pmatrix} \mu & \lambda \\ -\eta\mu & 1 - \eta\lambda \end{pmatrix}
 
     so :math:`|x_t|` shrinks like :math:`\rho(R)^t`, the spectral radius of
     :math:`R`: the larger modulus of the roots of
-    :math:`z^2 - (1 + \beta - \alpha\lambda)\,z + \beta`.  When the roots are
-    complex (the error oscillates) both have modulus :math:`\sqrt\beta`.
+    :math:`z^2 - (1 + \mu - \eta\lambda)\,z + \mu`.  When the roots are
+    complex (the error oscillates) both have modulus :math:`\sqrt\mu`.
     The run converges iff :math:`\rho < 1`, i.e.
-    :math:`0 < \alpha\lambda < 2(1 + \beta)`.  With :math:`\beta = 0` this is
-    gradient descent's :math:`|1 - \alpha\lambda|`.
+    :math:`0 < \eta\lambda < 2(1 + \mu)`.  With :math:`\mu = 0` this is
+    gradient descent's :math:`|1 - \eta\lambda|`.
 
     ``lr``, ``momentum`` and ``lam`` are numbers or arrays that broadcast.
     """
@@ -53,23 +53,23 @@ def heavy_ball_rates(lr, momentum, lam) -> np.ndarray:
 
 
 class MomentumExplorer(_FigureExplorer):
-    r"""Step size :math:`\alpha` and momentum :math:`\beta` on an ill-conditioned
+    r"""Step size :math:`\eta` and momentum :math:`\mu` on an ill-conditioned
     quadratic, after Goh, *Why Momentum Really Works* (Distill 2017).
 
     Three panels: the path of torch's SGD with momentum (the heavy ball;
-    :math:`\beta = 0` is gradient descent) over the contours; the error
+    :math:`\mu = 0` is gradient descent) over the contours; the error
     along each eigenvector of the Hessian against the step, with the rate
     :func:`heavy_ball_rates` predicts as a dashed slope; and a map of the
-    :math:`(\alpha, \beta)` plane coloured by the steps a 1000-fold reduction
+    :math:`(\eta, \mu)` plane coloured by the steps a 1000-fold reduction
     of the error takes at the worst rate :math:`\max_i \rho_i`, where grey
     means divergence, the star is Polyak's optimum, the diamond gradient
-    descent's :math:`\alpha^*`, and the white dot the current setting.
+    descent's :math:`\eta^*`, and the white dot the current setting.
 
     Args:
         kappa: the condition number :math:`\lambda_{\max}/\lambda_{\min}`
             (:math:`\lambda_{\max} = 1`).
-        lr, momentum: :math:`\alpha` (default: gradient descent's
-            :math:`\alpha^*`) and :math:`\beta`.
+        lr, momentum: :math:`\eta` (default: gradient descent's
+            :math:`\eta^*`) and :math:`\mu`.
         steps: updates per path.
         angle: rotation of the eigenvectors (see
             :func:`descentlab.surfaces.quadratic`).
@@ -174,13 +174,13 @@ class MomentumExplorer(_FigureExplorer):
             self._request("compute")
 
     def use_optimal_lr(self) -> float:
-        r"""Gradient descent at its best: :math:`\beta = 0`,
-        :math:`\alpha^* = 2/(\lambda_{\min} + \lambda_{\max})`."""
+        r"""Gradient descent at its best: :math:`\mu = 0`,
+        :math:`\eta^* = 2/(\lambda_{\min} + \lambda_{\max})`."""
         self.set(momentum=0.0, lr=self.surface.optimal_lr)
         return self.surface.optimal_lr
 
     def use_heavy_ball(self) -> dict[str, float]:
-        """Polyak's optimal :math:`\\alpha` and :math:`\\beta` for this quadratic."""
+        """Polyak's optimal :math:`\\eta` and :math:`\\mu` for this quadratic."""
         hb = self.surface.heavy_ball
         self.set(lr=hb["lr"], momentum=hb["momentum"])
         return hb
@@ -199,14 +199,20 @@ class MomentumExplorer(_FigureExplorer):
         ax.set_aspect("equal", adjustable="box")
         self.ax_modes.set_animated(True)
         self.ax_modes.set_yscale("log")
-        self.ax_modes.set_xlabel("step")
+        self.ax_modes.set_xlabel("step $t$")
+        self.ax_modes.set_ylabel("|error| along the eigenvector")
         self.ax_modes.set_title("error along each eigenvector", fontsize=9)
         labels = (r"$\lambda_{\min}$ (shallow)", r"$\lambda_{\max}$ (steep)")
-        self.mode_lines = [self.ax_modes.plot([], [], "-", lw=1.4, color=c, label=lab)[0]
-                           for c, lab in zip(("C0", "C1"), labels)]
-        self.rate_lines = [self.ax_modes.plot([], [], "--", lw=1.0, color=c)[0]
-                           for c in ("C0", "C1")]
-        self.ax_modes.legend(handles=self.mode_lines, loc="lower left", fontsize=8)
+        # the measured error is wide and pale, the predicted envelope thin,
+        # dark and on top: where they agree, both stay visible
+        self.mode_lines = [self.ax_modes.plot([], [], "-", lw=3.0, alpha=0.45, color=c,
+                                              label=lab)[0]
+                           for c, lab in zip(("#0072B2", "#D55E00"), labels)]
+        self.rate_lines = [self.ax_modes.plot([], [], "--", lw=1.2, color=c, zorder=3,
+                                              label=f"predicted rate, {lab}")[0]
+                           for c, lab in zip(("#0072B2", "#D55E00"), labels)]
+        self.ax_modes.legend(handles=self.mode_lines + self.rate_lines, loc="lower left",
+                             fontsize=7)
         a = np.linspace(0.0, self.LR_MAX, self._GRID[0])
         b = np.linspace(0.0, 0.999, self._GRID[1])
         self.rate_grid = (a, b)
@@ -222,8 +228,8 @@ class MomentumExplorer(_FigureExplorer):
             extent=(a[0], a[-1], b[0], b[-1]), interpolation="nearest")
         self.figure.colorbar(self.rate_image, ax=self.ax_rate, fraction=0.07, pad=0.03,
                              label="steps to shrink the error 1000×")
-        self.ax_rate.set_xlabel(r"step size $\alpha$")
-        self.ax_rate.set_ylabel(r"momentum $\beta$")
+        self.ax_rate.set_xlabel(r"step size $\eta$")
+        self.ax_rate.set_ylabel(r"momentum $\mu$")
         self._rate_artists: list = []
         self.setting_marker, = self.ax_rate.plot([], [], "o", ms=8, mfc="white", mec="black",
                                                  animated=True)
@@ -232,19 +238,19 @@ class MomentumExplorer(_FigureExplorer):
         style = dict(continuous_update=True, style={"description_width": "90px"},
                      layout=widgets.Layout(width="360px"))
         self.lr_slider = widgets.FloatSlider(value=1.0, min=0.0, max=self.LR_MAX, step=0.001,
-                                             description="step size α", readout_format=".3f",
+                                             description="step size η", readout_format=".3f",
                                              **style)
         self.momentum_slider = widgets.FloatSlider(value=0.0, min=0.0, max=0.999, step=0.001,
-                                                   description="momentum β",
+                                                   description="momentum μ",
                                                    readout_format=".3f", **style)
         self.kappa_slider = widgets.FloatLogSlider(value=100.0, min=0.0, max=3.0, step=0.05,
                                                    description="κ", readout_format=".3g",
                                                    **style)
         self.steps_slider = widgets.IntSlider(value=100, min=10, max=1000, step=10,
                                               description="steps", **style)
-        self.optimal_button = widgets.Button(description="gradient descent: α*, β = 0",
+        self.optimal_button = widgets.Button(description="gradient descent: η*, μ = 0",
                                              layout=widgets.Layout(width="240px"))
-        self.heavy_ball_button = widgets.Button(description="Polyak's optimal α, β",
+        self.heavy_ball_button = widgets.Button(description="Polyak's optimal η, μ",
                                                 layout=widgets.Layout(width="240px"))
         self.report = widgets.HTML()
         heavy_ball = "SGD with momentum (the heavy ball)"
@@ -285,7 +291,7 @@ class MomentumExplorer(_FigureExplorer):
                                      mec="black")
         artists += self.ax_rate.plot([q.optimal_lr], [0.0], "D", ms=7, mfc="C3", mec="black",
                                      clip_on=False)
-        self.ax_rate.set_title("speed over (α, β); grey: diverges", fontsize=9)
+        self.ax_rate.set_title("speed over (η, μ); grey: diverges", fontsize=9)
         self._rate_artists = artists
         self.figure.canvas.draw()
         self._background = self.figure.canvas.copy_from_bbox(self.figure.bbox)
@@ -348,7 +354,7 @@ class MomentumExplorer(_FigureExplorer):
 
     def _describe(self) -> str:
         lo, hi = self.rates
-        text = (f"α = {self.lr:.4g}, β = {self.momentum:.3g}: per step the error shrinks by "
+        text = (f"η = {self.lr:.4g}, μ = {self.momentum:.3g}: per step the error shrinks by "
                 f"ρ<sub>min</sub> = {lo:.4f} along the shallow eigenvector and "
                 f"ρ<sub>max</sub> = {hi:.4f} along the steep one; ")
         if self.rate >= 1.0:

@@ -48,6 +48,7 @@ lecture cells drive the explorer that way, headless.
 from __future__ import annotations
 
 import math
+import re
 import time
 from typing import Any, NamedTuple
 
@@ -107,7 +108,10 @@ _KAPPA_EXPONENTS = (0.0, 3.0)
 # one fixed colour per entry, so a line keeps its colour when others come and go
 _COLORS = {"SGD": "C0", "SGD+momentum": "C1", "SGD+Nesterov": "C2", "ClassicMomentum": "C9",
            "LocalGains": "C7", "Adagrad": "C5", "RMSprop": "C6", "Adadelta": "C8", "Adam": "C3",
-           "AdamW": "C4", "Adamax": "black", "NAdam": "#393b79", "RAdam": "#8c6d31"}
+           "AdamW": "C4", "Adamax": "black", "NAdam": "#393b79", "RAdam": "#e6550d"}
+# hues run out before the entries do: the later adaptive methods also get
+# their own dash pattern, so no two lines in a panel look alike
+_STYLES = {"NAdam": "--", "RAdam": "-.", "Adamax": ":"}
 _SPARE_COLORS = ["#637939", "#7b4173", "#843c39", "#3182bd", "#e6550d", "#31a354"]
 _KEYS = ("surface", "kappa", "x0", "optimizers", "lr", "momentum", "beta1", "beta2", "betas",
          "steps", "noise", "seed")
@@ -296,7 +300,9 @@ class SurfaceExplorer(_Picture):
         FigureCanvasAgg(fig)
         self.ax_path, self.ax_loss = fig.subplots(1, 2, width_ratios=(1.05, 1.0))
         fig.subplots_adjust(left=0.06, right=0.985, bottom=0.12, top=0.86, wspace=0.22)
-        self.ax_loss.set_xlabel("step")
+        self.ax_loss.set_xlabel("step $t$")
+        self.ax_path.set_xlabel(r"$\theta_1$ (first parameter)")
+        self.ax_path.set_ylabel(r"$\theta_2$ (second parameter)")
         # the loss panel's frame (axes, ticks, labels) is part of the cached
         # background while its limits hold; its lines and legend are drawn
         # on top at every update
@@ -305,11 +311,12 @@ class SurfaceExplorer(_Picture):
         spare = iter(_SPARE_COLORS * len(self.entries))
         for label in self.entries:
             color = _COLORS.get(label) or next(spare)
-            self.lines[label], = self.ax_path.plot([], [], "-", lw=1.6, color=color,
+            style = _STYLES.get(label, "-")
+            self.lines[label], = self.ax_path.plot([], [], style, lw=1.6, color=color,
                                                    label=label, animated=True, visible=False)
             self.ends[label], = self.ax_path.plot([], [], "o", ms=4, color=color,
                                                   animated=True, visible=False)
-            self.loss_lines[label], = self.ax_loss.plot([], [], "-", lw=1.4, color=color,
+            self.loss_lines[label], = self.ax_loss.plot([], [], style, lw=1.4, color=color,
                                                         label=label, visible=False,
                                                         animated=True)
         self.start_marker, = self.ax_path.plot([], [], "o", ms=7, mfc="white", mec="black",
@@ -349,7 +356,7 @@ class SurfaceExplorer(_Picture):
             for label in self.entries}
         self.lr_box = widgets.VBox([])
         self.optimal_button = widgets.Button(
-            description="SGD: α* = 2/(λmin+λmax)", layout=widgets.Layout(width="230px"),
+            description="SGD: η* = 2/(λmin+λmax)", layout=widgets.Layout(width="230px"),
             tooltip="the best constant step of gradient descent on this quadratic")
         self.heavy_ball_button = widgets.Button(
             description="SGD+momentum: Polyak", layout=widgets.Layout(width="230px"),
@@ -384,12 +391,12 @@ class SurfaceExplorer(_Picture):
 
     # -- the quadratic's optimal settings ---------------------------------------
     def use_optimal_lr(self) -> float:
-        r"""Set SGD's learning rate to :math:`\alpha^* = 2/(\lambda_{\min}+\lambda_{\max})`
-        (the quadratic only), show SGD, and return :math:`\alpha^*`."""
+        r"""Set SGD's learning rate to :math:`\eta^* = 2/(\lambda_{\min}+\lambda_{\max})`
+        (the quadratic only), show SGD, and return :math:`\eta^*`."""
         q = self._quadratic()
         with self.hold():
             self.set(optimizers=dict.fromkeys((*self.selected, "SGD")), lr={"SGD": q.optimal_lr})
-        self.optimal_label.value = (f"α* = 2/(λmin+λmax) = {q.optimal_lr:.4g}; "
+        self.optimal_label.value = (f"η* = 2/(λmin+λmax) = {q.optimal_lr:.4g}; "
                                     f"error × {q.gd_rate:.3g} per step")
         return q.optimal_lr
 
@@ -447,11 +454,21 @@ class SurfaceExplorer(_Picture):
             for label, entry in self.entries.items():
                 c[f"lr {label}"].set({"sgd": sgd, "adaptive": adaptive}.get(entry.family, 1.0))
 
+    def display_label(self, label: str) -> str:
+        """The name shown in the legend: "SGD" is stochastic only when the
+        gradients are noisy; without noise the same update is plain gradient
+        descent, and the legend says "GD" (TEACHING.md's figure rules)."""
+        if self.controls["noise"].value > 0:
+            return label
+        return re.sub(r"\bSGD\b", "GD", label)
+
     def _flush(self, pending) -> None:
         if "surface" in pending:
             self._draw_surface()
-        if pending & {"surface", "selection"}:
+        noisy = self.controls["noise"].value > 0
+        if pending & {"surface", "selection"} or noisy != getattr(self, "_legend_noise", noisy):
             self._show_selection()
+            self._frame_key = None  # the legend lives in the cached frame
         self._compute()
         self._render()
 
@@ -465,6 +482,9 @@ class SurfaceExplorer(_Picture):
             users = [label for label in self.selected if tie in self.entries[label].tied]
             self.controls[key].affects = ", ".join(users) if users else "no optimizer shown"
         self.controls["noise"].affects = "every optimizer shown"
+        for label in self.entries:
+            self.loss_lines[label].set_label(self.display_label(label))
+        self._legend_noise = self.controls["noise"].value > 0
         handles = [self.loss_lines[label] for label in self.selected]
         if handles:
             # above the panel, in the cached frame: no curve runs over it, and
@@ -522,7 +542,7 @@ class SurfaceExplorer(_Picture):
             self.ax_loss.set_yscale("log")
         else:
             self.ax_loss.set_yscale("symlog", linthresh=1.0)
-        self.ax_loss.set_ylabel(r"$f(x_t) - f^*$" if log else r"$f(x_t)$")
+        self.ax_loss.set_ylabel(r"$f(\theta_t) - f^*$" if log else r"$f(\theta_t)$")
         self.ax_loss.set_title("loss", fontsize=9, loc="left")
         self._frame_key = None  # the background is drawn again at the next render
 
