@@ -42,7 +42,7 @@ course: $(STAMP)
 
 # The second run checks the pure-Python fallback of the kernels.
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
 	NUMBA_DISABLE_JIT=1 $(BIN)/python -m pytest -n 2 -p no:cacheprovider -q $(NOJIT_TESTS)
 
 test-fast: $(STAMP)

@@ -6,9 +6,10 @@
 - :class:`TrainingExplorer` (:mod:`.training`): a real training run on sliders.
 """
 
+from ._base import Control
 from .momentum import MomentumExplorer, heavy_ball_rates
 from .surface import DEFAULT_LRS, ENTRIES, Entry, SurfaceExplorer
 from .training import TrainingExplorer
 
-__all__ = ["SurfaceExplorer", "Entry", "ENTRIES", "DEFAULT_LRS", "MomentumExplorer",
+__all__ = ["Control", "SurfaceExplorer", "Entry", "ENTRIES", "DEFAULT_LRS", "MomentumExplorer",
            "TrainingExplorer", "heavy_ball_rates"]
