@@ -4,12 +4,14 @@
 - :class:`SurfaceExplorer` (:mod:`.surface`): optimizers racing on a 2-D surface.
 - :class:`MomentumExplorer` (:mod:`.momentum`): Goh's momentum explorer.
 - :class:`TrainingExplorer` (:mod:`.training`): a real training run on sliders.
+- :class:`InitExplorer` (:mod:`.init`): initialisation schemes through depth (lecture 06).
 """
 
 from ._base import Control
 from .momentum import MomentumExplorer, heavy_ball_rates
 from .surface import DEFAULT_LRS, ENTRIES, Entry, SurfaceExplorer
+from .init import InitExplorer
 from .training import TrainingExplorer
 
 __all__ = ["Control", "SurfaceExplorer", "Entry", "ENTRIES", "DEFAULT_LRS", "MomentumExplorer",
-           "TrainingExplorer", "heavy_ball_rates"]
+           "TrainingExplorer", "InitExplorer", "heavy_ball_rates"]
