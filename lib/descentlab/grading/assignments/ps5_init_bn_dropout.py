@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from ...init import calculate_fan_in_and_fan_out, calculate_gain, kaiming_std, xavier_std
 from ...layers import batchnorm_backward, batchnorm_forward, dropout_forward
@@ -768,8 +769,11 @@ class MeasurementExercise(Exercise):
 
     @staticmethod
     def _spread(impl, d):
-        logs = np.log([impl(d["std"], d["nl"], d["depth"], d["width"], 128, 10_000 + s)
-                       for s in range(NETWORKS)])
+        # (64, 64) layers: one BLAS thread is fastest, and on a busy machine
+        # a threaded matmul this small can be 40 times slower (measured)
+        with threadpool_limits(1):
+            logs = np.log([impl(d["std"], d["nl"], d["depth"], d["width"], 128, 10_000 + s)
+                           for s in range(NETWORKS)])
         return logs.mean(axis=0), logs.std(axis=0, ddof=1)
 
     def check_case(self, fn, case):
@@ -847,9 +851,10 @@ SPREAD_NETWORKS = 8
 
 def measured_spread(scheme, nonlinearity, depth=20, width=64):
     """max / min over the layers of the mean (over networks) activation std."""
-    stds = np.mean([_stds_reference(scheme_std(scheme, nonlinearity, width), nonlinearity,
-                                    depth, width, 128, 20_000 + s)
-                    for s in range(SPREAD_NETWORKS)], axis=0)
+    with threadpool_limits(1):  # see MeasurementExercise._spread
+        stds = np.mean([_stds_reference(scheme_std(scheme, nonlinearity, width), nonlinearity,
+                                        depth, width, 128, 20_000 + s)
+                        for s in range(SPREAD_NETWORKS)], axis=0)
     return float(stds.max() / stds.min())
 
 
