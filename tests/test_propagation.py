@@ -20,8 +20,8 @@ def test_scheme_std_is_the_closed_form_with_torchs_gain(scheme, activation, fan_
     assert scheme_std(scheme, activation, fan_in, fan_out) == pytest.approx(want, rel=1e-15)
 
 
-@given(depth=st.integers(1, 4), width=st.integers(2, 6), activation=st.sampled_from(["relu", "tanh"]),
-       seed=st.integers(0, 2**31))
+@given(depth=st.integers(1, 4), width=st.integers(2, 6),
+       activation=st.sampled_from(["relu", "tanh"]), seed=st.integers(0, 2**31))
 def test_layer_statistics_gradients_equal_torch_autograd(depth, width, activation, seed):
     stats = layer_statistics("kaiming", activation, depth=depth, width=width, batch=3, seed=seed)
     rng = np.random.default_rng(seed)

@@ -94,8 +94,11 @@ def test_calculate_gain_equals_torch(out):
 
 
 def test_tanh_gain_one_decays_and_five_thirds_settles(out):
-    g1 = [float(v) for v in re.search(r"tanh, gain 1\.0000: .* = (\S+), (\S+), (\S+)", out).groups()]
-    g53 = [float(v) for v in re.search(r"tanh, gain 1\.6667: .* = (\S+), (\S+), (\S+)", out).groups()]
+    def series(gain):
+        found = re.search(rf"tanh, gain {gain}: .* = (\S+), (\S+), (\S+)", out)
+        return [float(v) for v in found.groups()]
+
+    g1, g53 = series(r"1\.0000"), series(r"1\.6667")
     assert g1[0] > g1[1] > g1[2] and g1[2] < 0.01          # "keeps shrinking"
     assert g1[1] * 20 == pytest.approx(g1[2] * 200, rel=0.6)  # "roughly like 1/l"
     assert abs(g53[1] - g53[2]) < 1e-3 and 0.5 < g53[2] < 2  # "a fixed point of order 1"
@@ -131,7 +134,8 @@ def test_per_layer_statistics_match_the_text(out):
 
 
 def test_explorer_reports_the_collapse_under_small_weights(out):
-    lines = re.findall(r"^activation std: layer 1 (\S+), layer 20 (\S+) \(spread (\S+)x\)", out, re.M)
+    lines = re.findall(r"^activation std: layer 1 (\S+), layer 20 (\S+) \(spread (\S+)x\)", out,
+                       re.M)
     assert len(lines) == 2
     assert float(lines[0][2]) <= 2 and float(lines[1][2]) > 1e6
     losses = re.findall(r"training loss (\S+) -> (\S+)$", out, re.M)

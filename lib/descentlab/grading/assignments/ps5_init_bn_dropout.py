@@ -9,6 +9,7 @@ so that a correct answer never fails by bad luck.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -547,7 +548,7 @@ GRADIENT_FUNCTIONS = {
     "np.linalg.norm": (np.linalg.norm, lambda x: x / np.linalg.norm(x)),
     # f(x) = ||x||_3 (1-D): gradient sign(x) |x|^2 / ||x||_3^2
     "functools.partial(np.linalg.norm, ord=3)": (
-        __import__("functools").partial(np.linalg.norm, ord=3),
+        functools.partial(np.linalg.norm, ord=3),
         lambda x: np.sign(x) * x ** 2 / _norm3(x) ** 2),
     # f(x) = prod(x): gradient prod(x) / x (x without zeros)
     "np.prod": (np.prod, lambda x: np.prod(x) / x),
@@ -887,7 +888,8 @@ class ChoiceExercise(Exercise):
             m = Mismatch("the schemes", "type",
                          f"expected a list of scheme names, got {type(got).__name__} {short(got)}")
         elif set(got) - set(SCHEME_NAMES):
-            m = Mismatch("the schemes", "value", f"unknown scheme(s) {sorted(set(got) - set(SCHEME_NAMES))}; "
+            unknown = sorted(set(got) - set(SCHEME_NAMES))
+            m = Mismatch("the schemes", "value", f"unknown scheme(s) {unknown}; "
                          f"the schemes are {list(SCHEME_NAMES)}")
         else:
             spreads = {s: measured_spread(s, nl) for s in SCHEME_NAMES}
