@@ -271,12 +271,12 @@ class BatchNormMLP(_Classifier):
             n_in = width
         self.params += list(self._linear(n_in, self.n_classes))
 
-    def train(self, mode: bool = True) -> "BatchNormMLP":
+    def train(self, mode: bool = True) -> BatchNormMLP:
         """Training mode (batch statistics, running ones updated); returns the model."""
         self.training = _checks.boolean(mode, "mode", self._owner)
         return self
 
-    def eval(self) -> "BatchNormMLP":
+    def eval(self) -> BatchNormMLP:
         """Evaluation mode (running statistics); returns the model."""
         return self.train(False)
 
