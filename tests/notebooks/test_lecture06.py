@@ -180,3 +180,60 @@ def test_dropout_claims(out):
 def test_device_cell(out):
     assert re.search(r"^device: (cpu|cuda|mps)", out, re.M)
     assert "speed-up vs cpu" in out and "cpu (descentlab, Numba)" in out
+
+
+def bn_sweeps(out):
+    rows = re.findall(r"^(init scale s|learning rate|batch size) (\S+): plain val acc (\S+) \(train "
+                      r"loss (\S+)\), BN val acc (\S+) \(train loss (\S+)\)$", out, re.M)
+    return {(sweep, float(v)): tuple(map(float, rest)) for sweep, v, *rest in rows}
+
+
+def test_batchnorm_sweeps_match_the_text(out):
+    s = bn_sweeps(out)
+    assert len(s) == 11
+    chance = 0.1
+    # scale: without BN 0.1 stays at chance with the loss at ln 10, 10 diverges;
+    # with BN every scale trains (validation accuracy > 0.5)
+    plain_acc, plain_loss, bn_acc, _ = s["init scale s", 0.1]
+    assert plain_loss == pytest.approx(math.log(10), abs=0.05) and plain_acc < 2 * chance
+    assert not math.isfinite(s["init scale s", 10.0][1])
+    assert all(s["init scale s", v][2] > 0.5 for v in (0.1, 1.0, 10.0))
+    # learning rate: BN's largest trainable rate is larger; ahead at the default
+    largest = dict(re.findall(r"largest learning rate that trains \(validation accuracy > 0\.5\), "
+                              r"(plain|BN): (\S+)", out))
+    for name, bn in (("plain", False), ("BN", True)):
+        trains = [v for (sweep, v), r in s.items() if sweep == "learning rate"
+                  and r[2 if bn else 0] > 0.5]
+        assert float(largest[name]) == max(trains)
+    assert float(largest["BN"]) > float(largest["plain"])
+    assert s["learning rate", 0.1][2] > s["learning rate", 0.1][0]
+    # batch size: BN far behind the plain net at 2, which trains normally; BN trains
+    # from 8 on; at 128 (rate 0.4) the plain net fails, 0.4 being beyond its largest rate
+    plain2, _, bn2, _ = s["batch size", 2.0]
+    assert plain2 > 0.5 and bn2 < plain2 - 0.3 and bn2 < 3 * chance
+    assert all(s["batch size", b][2] > 0.5 for b in (8.0, 32.0, 128.0))
+    assert s["batch size", 128.0][0] < 0.5 and 0.1 * 128 / 32 > float(largest["plain"])
+    assert re.search(r"batch size 1 with BN: batchnorm_forward: x has shape \(1, 64\)", out)
+
+
+def test_batchnorm_is_invariant_to_the_weight_scale(out):
+    rows = dict(((float(s), (float(d), float(r), float(t))) for s, d, r, t in re.findall(
+        r"^s = (\S+): max \|logits\(s\) - logits\(1\)\| = (\S+); \|dL/dW_1\|\(s\) / "
+        r"\|dL/dW_1\|\(1\) = (\S+) \(theory 1/s = (\S+)\)", out, re.M)))
+    assert set(rows) == {0.1, 10.0}
+    for s, (diff, ratio, theory) in rows.items():
+        assert theory == pytest.approx(1 / s)
+        assert ratio == pytest.approx(1 / s, rel=0.01)  # 1/s up to eps's effect
+        assert diff < 1e-2                               # logits are O(1)
+    assert rows[10.0][0] < rows[0.1][0]                  # "eps matters more at s = 0.1"
+
+
+def test_batchnorm_noise_falls_with_the_batch_and_vanishes_in_eval(out):
+    rows = re.findall(r"^batch of +(\d+): std of the image's logits across batches (\S+); the most "
+                      r"frequent class is predicted in (\S+) of them", out, re.M)
+    spread = [float(r[1]) for r in rows]
+    assert [int(r[0]) for r in rows] == [2, 4, 16, 64]
+    assert all(a > b for a, b in zip(spread, spread[1:]))
+    # "at batch 2 the prediction itself changes", "a mild perturbation" at 64
+    assert float(rows[0][2]) < 0.9 and float(rows[-1][2]) >= 0.9
+    assert number(r"eval mode, batch of 16: std of the image's logits across batches (\S+)", out) == 0
