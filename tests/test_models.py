@@ -261,16 +261,18 @@ def test_fit_measures_a_batchnorm_model_in_eval_mode():
 
 
 def test_batchnorm_lets_a_deep_net_train_from_a_bad_scale():
-    """Six ReLU layers from weights 0.1x Kaiming: signal shrinks ~1e-6 by the top,
-    the plain net stays at chance, the BN net learns (measured: validation accuracy
-    0.10 against 0.91; thresholds 0.3 and 0.6 leave a wide margin, a broken
-    backward leaves the BN net near chance too)."""
+    """Six ReLU layers from weights 0.1x Kaiming: the signal shrinks ~1e-6 by the
+    top, the plain net stays at chance, the BN net learns.  Measured over data
+    and init seeds 0, 1, 2: validation accuracy 0.10 (plain) against 0.68-0.81
+    (BN); the thresholds 0.3 and 0.5 leave a margin either side, and a broken
+    BN backward leaves the BN net near chance too.  Small (256 images, width
+    32) because it also runs under NUMBA_DISABLE_JIT=1."""
     d = data.digits(seed=0)
     acc = {}
     for bn in (False, True):
-        model = BatchNormMLP(64, (64,) * 6, 10, batchnorm=bn, weight_scale=0.1, seed=0)
-        training.fit(model, dlo.SGD(model.params, lr=0.1, momentum=0.9), d.X_train[:512],
-                     d.y_train[:512], epochs=4, batch_size=32, seed=1)
+        model = BatchNormMLP(64, (32,) * 6, 10, batchnorm=bn, weight_scale=0.1, seed=0)
+        training.fit(model, dlo.SGD(model.params, lr=0.1, momentum=0.9), d.X_train[:256],
+                     d.y_train[:256], epochs=6, batch_size=32, seed=1)
         acc[bn] = model.eval().accuracy(d.X_val, d.y_val)
     assert acc[False] < 0.3
-    assert acc[True] > 0.6
+    assert acc[True] > 0.5
