@@ -5,12 +5,11 @@ differences, and a short training run with descentlab.optim."""
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 import descentlab.optim as dlo
-from descentlab import data
-from descentlab.models import MLP, LinearRegression, SoftmaxRegression
-
+from descentlab import data, training
+from descentlab.models import MLP, BatchNormMLP, LinearRegression, SoftmaxRegression
 
 
 def problem(seed, n, d, c, dtype=np.float64):
@@ -162,7 +161,118 @@ def test_bad_inputs(call, error, match):
     (lambda: MLP(4, 0, 3), ValueError, "n_hidden"),
     (lambda: SoftmaxRegression(4, 1), ValueError, "n_classes"),
     (lambda: SoftmaxRegression(4, 3, dtype=np.int64), TypeError, "dtype"),
+    (lambda: BatchNormMLP(4, 5, 3), TypeError, "hidden"),
+    (lambda: BatchNormMLP(4, (), 3), ValueError, "hidden"),
+    (lambda: BatchNormMLP(4, (5, 0), 3), ValueError, "hidden"),
+    (lambda: BatchNormMLP(4, (5,), 3, weight_scale=0), ValueError, "weight_scale"),
+    (lambda: BatchNormMLP(4, (5,), 3, momentum=1.5), ValueError, "momentum"),
+    (lambda: BatchNormMLP(4, (5,), 3, batchnorm="yes"), TypeError, "batchnorm"),
 ])
 def test_bad_construction(make, error, match):
     with pytest.raises(error, match=match):
         make()
+
+
+# -- BatchNormMLP --------------------------------------------------------------
+
+def assert_close_overall(ours, theirs, rtol):
+    """Relative to the largest gradient entry: a BN layer of width 1 has
+    gradients that are 0 in exact arithmetic and ~1e-10 in floating point."""
+    scale = max(np.abs(t).max() for t in theirs)
+    for i, (a, b) in enumerate(zip(ours, theirs)):
+        assert np.abs(a - b).max() <= rtol * scale, f"grads[{i}]: {np.abs(a - b).max() / scale:.3g}"
+
+
+@settings(max_examples=25, deadline=None)
+@given(hidden=st.lists(st.integers(1, 6), min_size=1, max_size=3), batchnorm=st.booleans(),
+       scale=st.sampled_from([0.1, 1.0, 10.0]), n=st.integers(2, 12),
+       seed=st.integers(0, 2**32 - 1))
+def test_batchnorm_mlp_equals_torch_in_both_modes(hidden, batchnorm, scale, n, seed):
+    """Train mode: loss, gradients and the updated running statistics equal a
+    torch.nn.Sequential with BatchNorm1d; then eval mode on the same statistics."""
+    model = BatchNormMLP(5, hidden, 3, batchnorm=batchnorm, weight_scale=scale, seed=seed % 1000)
+    X, y = problem(seed, n, 5, 3)
+    net = model.to_torch()
+    loss, grads = model.loss_and_grads(X, y)
+    tloss, tgrads = torch_loss_and_grads_of(net, X, y)
+    assert loss == pytest.approx(tloss, rel=1e-10)
+    assert [g.shape for g in grads] == [p.shape for p in model.params]
+    assert_close_overall(grads, tgrads, rtol=1e-9)
+    bns = [m for m in net if isinstance(m, torch.nn.BatchNorm1d)]
+    assert len(bns) == (len(hidden) if batchnorm else 0)
+    for m, rm, rv in zip(bns, model.running_mean, model.running_var):
+        assert np.abs(rm - m.running_mean.numpy()).max() <= 1e-12 * max(1, np.abs(rm).max())
+        assert np.abs(rv - m.running_var.numpy()).max() <= 1e-12 * max(1, np.abs(rv).max())
+    model.eval()
+    net.eval()
+    X2, y2 = problem(seed + 1, 1, 5, 3)  # a single example works in eval mode
+    loss, grads = model.loss_and_grads(X2, y2)
+    tloss, tgrads = torch_loss_and_grads_of(net, X2, y2)
+    assert loss == pytest.approx(tloss, rel=1e-10)
+    assert_close_overall(grads, tgrads, rtol=1e-9)
+
+
+def torch_loss_and_grads_of(net, X, y):
+    net.zero_grad()
+    loss = torch.nn.functional.cross_entropy(net(torch.from_numpy(X)), torch.from_numpy(y))
+    loss.backward()
+    return loss.item(), [p.grad.numpy().copy() for p in net.parameters()]
+
+
+def test_batchnorm_mlp_is_invariant_to_the_weight_scale_at_init():
+    """BN(sW h) = BN(W h) up to eps: the logits are equal at scales 0.1, 1 and 10
+    (same seed, the weights are multiples of each other), and the gradient of a
+    hidden weight scales as 1/s."""
+    X, y = problem(3, 40, 8, 4)
+    runs = {s: BatchNormMLP(8, (16, 16), 4, weight_scale=s, seed=2, eps=1e-12)
+            for s in (0.1, 1.0, 10.0)}
+    logits = {s: m.forward(X)[0] for s, m in runs.items()}
+    grads = {s: m.loss_and_grads(X, y)[1][0] for s, m in runs.items()}
+    for s in (0.1, 10.0):
+        assert np.abs(logits[s] - logits[1.0]).max() < 1e-9
+        assert np.abs(grads[s] * s - grads[1.0]).max() < 1e-9 * np.abs(grads[1.0]).max()
+
+
+def test_batchnorm_mlp_refuses_a_batch_of_one_in_training_only():
+    model = BatchNormMLP(4, (5,), 3)
+    X, y = problem(0, 1, 4, 3)
+    with pytest.raises(ValueError, match=r"x has shape \(1, 5\)"):
+        model.loss_and_grads(X, y)
+    model.eval()
+    model.loss_and_grads(X, y)
+
+
+def test_fit_measures_a_batchnorm_model_in_eval_mode():
+    """Monitoring neither uses nor updates the batch statistics: with lr 0 and
+    momentum 0 (running statistics frozen by the recorder if it used train mode
+    it would move them), the recorded loss is the eval-mode loss."""
+    d = data.digits(seed=0)
+    model = BatchNormMLP(64, (16,), 10, momentum=0.0, seed=0)
+    history = training.fit(model, dlo.SGD(model.params, lr=0.0), d.X_train[:64],
+                           d.y_train[:64], epochs=1, batch_size=32)
+    assert model.training
+    assert all(np.array_equal(rv, np.ones(16)) for rv in model.running_var)
+    model.eval()
+    assert history.train_loss[-1] == pytest.approx(model.loss_and_grads(d.X_train[:64],
+                                                                        d.y_train[:64])[0])
+    model.train()
+    assert history.train_loss[-1] != pytest.approx(model.loss_and_grads(d.X_train[:64],
+                                                                        d.y_train[:64])[0])
+
+
+def test_batchnorm_lets_a_deep_net_train_from_a_bad_scale():
+    """Six ReLU layers from weights 0.1x Kaiming: the signal shrinks ~1e-6 by the
+    top, the plain net stays at chance, the BN net learns.  Measured over data
+    and init seeds 0, 1, 2: validation accuracy 0.10 (plain) against 0.68-0.81
+    (BN); the thresholds 0.3 and 0.5 leave a margin either side, and a broken
+    BN backward leaves the BN net near chance too.  Small (256 images, width
+    32) because it also runs under NUMBA_DISABLE_JIT=1."""
+    d = data.digits(seed=0)
+    acc = {}
+    for bn in (False, True):
+        model = BatchNormMLP(64, (32,) * 6, 10, batchnorm=bn, weight_scale=0.1, seed=0)
+        training.fit(model, dlo.SGD(model.params, lr=0.1, momentum=0.9), d.X_train[:256],
+                     d.y_train[:256], epochs=6, batch_size=32, seed=1)
+        acc[bn] = model.eval().accuracy(d.X_val, d.y_val)
+    assert acc[False] < 0.3
+    assert acc[True] > 0.5

@@ -21,8 +21,9 @@ from __future__ import annotations
 import numpy as np
 
 from . import _checks
+from .layers import batchnorm_backward, batchnorm_forward
 
-__all__ = ["LinearRegression", "SoftmaxRegression", "MLP"]
+__all__ = ["LinearRegression", "SoftmaxRegression", "MLP", "BatchNormMLP"]
 
 
 class _Model:
@@ -205,6 +206,149 @@ class MLP(_Classifier):
             for p, ours in zip(net.parameters(), self.params):
                 p.copy_(torch.from_numpy(ours))
         return net
+
+
+class BatchNormMLP(_Classifier):
+    r"""A deep ReLU perceptron, with batch normalisation before each non-linearity or without.
+
+    .. math::
+        h_0 = x, \qquad h_\ell = \mathrm{ReLU}\big(\mathrm{BN}_\ell(W_\ell h_{\ell-1})\big)
+        \ \ (\ell = 1..L), \qquad z = W_{out} h_L + b_{out}
+
+    with :math:`\mathrm{BN}_\ell(u) = \gamma_\ell \hat u + \beta_\ell` as
+    :func:`descentlab.layers.batchnorm_forward` computes it (Ioffe & Szegedy
+    2015, who place it between the linear map and the non-linearity, where
+    a bias would be cancelled by the mean, so hidden layers have none).
+    With ``batchnorm=False`` the hidden layers are
+    :math:`h_\ell = \mathrm{ReLU}(W_\ell h_{\ell-1} + b_\ell)`, biases starting at 0.
+
+    Hidden weights are Kaiming-normal times ``weight_scale``,
+    :math:`W_\ell \sim \mathcal N(0, s^2\cdot 2/n_{in})`, so that ``weight_scale``
+    moves the initialisation away from the scale that preserves the signal
+    (the experiment of lecture 06); the output layer is initialised as
+    torch's ``nn.Linear``.
+
+    Like a torch module, the model has a mode: ``train()`` (the default)
+    normalises with the batch's statistics and updates the running ones in
+    place on every :meth:`forward`; ``eval()`` normalises with the running
+    statistics, so an example's output no longer depends on its batch.
+    :func:`descentlab.training.fit` evaluates in eval mode.  In training a
+    batch of one example is refused (its variance is 0), as torch refuses it.
+
+    ``params`` is ``[W_1, gamma_1, beta_1, ..., W_L, gamma_L, beta_L, W_out, b_out]``
+    (``[W_1, b_1, ...]`` without batch norm), W of shape ``(out, in)``.
+    """
+
+    def __init__(self, n_features: int, hidden, n_classes: int, *, batchnorm: bool = True,
+                 weight_scale: float = 1.0, momentum: float = 0.1, eps: float = 1e-5,
+                 seed: int = 0, dtype=np.float64):
+        super().__init__(dtype, seed, "BatchNormMLP")
+        owner = self._owner
+        self.n_features = _checks.integer(n_features, "n_features", owner, minimum=1)
+        if isinstance(hidden, (int, np.integer)) or not hasattr(hidden, "__iter__"):
+            raise TypeError(f"{owner}: hidden must be a sequence of layer widths, got {hidden!r}")
+        self.hidden = tuple(_checks.integer(h, "hidden", owner, minimum=1) for h in hidden)
+        if not self.hidden:
+            raise ValueError(f"{owner}: hidden must name at least one layer, got {hidden!r}")
+        self.n_classes = _checks.integer(n_classes, "n_classes", owner, minimum=2)
+        self.batchnorm = _checks.boolean(batchnorm, "batchnorm", owner)
+        self.weight_scale = _checks.positive(weight_scale, "weight_scale", owner)
+        self.momentum = _checks.unit_interval(momentum, "momentum", owner, closed=True)
+        self.eps = _checks.positive(eps, "eps", owner)
+        self.training = True
+        self.params = []
+        self.running_mean, self.running_var = [], []
+        n_in = self.n_features
+        for width in self.hidden:
+            std = self.weight_scale * np.sqrt(2.0 / n_in)
+            self.params.append(self._rng.normal(0.0, std, (width, n_in)).astype(self.dtype))
+            if self.batchnorm:
+                self.params += [np.ones(width, self.dtype), np.zeros(width, self.dtype)]
+                self.running_mean.append(np.zeros(width, self.dtype))
+                self.running_var.append(np.ones(width, self.dtype))
+            else:
+                self.params.append(np.zeros(width, self.dtype))
+            n_in = width
+        self.params += list(self._linear(n_in, self.n_classes))
+
+    def train(self, mode: bool = True) -> BatchNormMLP:
+        """Training mode (batch statistics, running ones updated); returns the model."""
+        self.training = _checks.boolean(mode, "mode", self._owner)
+        return self
+
+    def eval(self) -> BatchNormMLP:
+        """Evaluation mode (running statistics); returns the model."""
+        return self.train(False)
+
+    @property
+    def _per_layer(self) -> int:
+        return 3 if self.batchnorm else 2
+
+    def forward(self, X):
+        """``(logits, cache)`` in the current mode."""
+        h = self._inputs(X)
+        caches = []
+        k = self._per_layer
+        for layer in range(len(self.hidden)):
+            W, *rest = self.params[k * layer:k * (layer + 1)]
+            u = h @ W.T
+            if self.batchnorm:
+                gamma, beta = rest
+                u, bn = batchnorm_forward(np.ascontiguousarray(u), gamma, beta,
+                                          self.running_mean[layer], self.running_var[layer],
+                                          training=self.training, momentum=self.momentum,
+                                          eps=self.eps)
+            else:
+                u, bn = u + rest[0], None
+            caches.append((h, bn, u))
+            h = np.maximum(u, 0)
+        W_out, b_out = self.params[-2:]
+        return h @ W_out.T + b_out, (caches, h)
+
+    def backward(self, dlogits, cache) -> list[np.ndarray]:
+        caches, h = cache
+        W_out = self.params[-2]
+        grads = [dlogits.sum(axis=0), dlogits.T @ h]  # built in reverse, flipped at the end
+        dh = dlogits @ W_out
+        k = self._per_layer
+        for layer in reversed(range(len(self.hidden))):
+            h_in, bn, u = caches[layer]
+            du = dh * (u > 0)  # ReLU'(0) = 0, as in torch
+            if self.batchnorm:
+                du, dgamma, dbeta = batchnorm_backward(np.ascontiguousarray(du), bn)
+                grads += [dbeta, dgamma]
+            else:
+                grads.append(du.sum(axis=0))
+            W = self.params[k * layer]
+            grads.append(du.T @ h_in)
+            dh = du @ W
+        return [np.ascontiguousarray(g) for g in reversed(grads)]
+
+    def to_torch(self):
+        """The same network as a ``torch.nn.Sequential`` (a copy of the weights and of
+        the running statistics), in the same mode."""
+        import torch
+
+        dt = _torch_dtype(self.dtype)
+        modules = []
+        n_in = self.n_features
+        for width in self.hidden:
+            modules.append(torch.nn.Linear(n_in, width, bias=not self.batchnorm, dtype=dt))
+            if self.batchnorm:
+                modules.append(torch.nn.BatchNorm1d(width, eps=self.eps, momentum=self.momentum,
+                                                    dtype=dt))
+            modules.append(torch.nn.ReLU())
+            n_in = width
+        modules.append(torch.nn.Linear(n_in, self.n_classes, dtype=dt))
+        net = torch.nn.Sequential(*modules)
+        with torch.no_grad():
+            for p, ours in zip(net.parameters(), self.params):
+                p.copy_(torch.from_numpy(ours))
+            bns = [m for m in net if isinstance(m, torch.nn.BatchNorm1d)]
+            for m, rm, rv in zip(bns, self.running_mean, self.running_var):
+                m.running_mean.copy_(torch.from_numpy(rm))
+                m.running_var.copy_(torch.from_numpy(rv))
+        return net.train(self.training)
 
 
 class LinearRegression(_Model):

@@ -169,6 +169,19 @@ def _train(model, optimizer, X, y, validation, epochs, batch_size, sampling, rng
 
 
 def _record(model, X, y, validation, epoch, updates, examples, seconds):
+    # a model with a mode (BatchNormMLP, as a torch module) is measured in eval
+    # mode, so monitoring neither uses nor updates its batch statistics
+    mode = getattr(model, "training", None)
+    if mode is not None:
+        model.eval()
+    try:
+        return _measure(model, X, y, validation, epoch, updates, examples, seconds)
+    finally:
+        if mode is not None:
+            model.train(mode)
+
+
+def _measure(model, X, y, validation, epoch, updates, examples, seconds):
     with np.errstate(all="ignore"):
         loss, grads = model.loss_and_grads(X, y)
         grad_norm = math.sqrt(sum(float(np.sum(g.astype(np.float64) ** 2)) for g in grads))

@@ -24,6 +24,20 @@ def test_bench_layers_prints_a_row_per_shape_and_pass_with_ratios():
                                                              "backward"], out.stdout
         assert all(re.search(r"\d+\.\d\dx", r) for r in rows), rows
         assert rows[0].rstrip().endswith("<= 1.50x"), rows[0]
+    # group norm: the largest divisor of C up to --groups (default 32)
+    for shape, groups in (("(8, 4)", 4), ("(2, 3, 4, 4)", 3)):
+        rows = [line for line in out.stdout.splitlines()
+                if line.startswith(f"groupnorm {shape} G={groups} ")]
+        assert [re.split(r"\s{2,}", r)[1] for r in rows] == ["forward+backward", "forward",
+                                                             "backward"], out.stdout
+        assert all(re.search(r"\d+\.\d\dx", r) for r in rows), rows
+        assert rows[0].rstrip().endswith("<= 1.50x"), rows[0]
+
+
+def test_group_count_is_the_largest_divisor_of_c_up_to_the_option():
+    from descentlab.bench.layers import groups_for
+    assert [groups_for(c, 4) for c in (1, 4, 6, 7, 8, 12)] == [1, 4, 3, 1, 4, 4]
+    assert groups_for(1024, 32) == 32 and groups_for(96, 32) == 32 and groups_for(60, 32) == 30
 
 
 def test_bench_layers_rejects_bad_options():
@@ -32,3 +46,5 @@ def test_bench_layers_rejects_bad_options():
         assert out.returncode == 2 and "--shape" in out.stderr, args
     out = descentlab("bench", "layers", "--repeat", "0")
     assert out.returncode != 0 and "--repeat" in out.stderr
+    out = descentlab("bench", "layers", "--groups", "0")
+    assert out.returncode != 0 and "--groups" in out.stderr

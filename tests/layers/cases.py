@@ -90,9 +90,10 @@ def bits(a: np.ndarray) -> bytes:
     return np.ascontiguousarray(a).tobytes()
 
 
-def without_jit(module: str, function: str, tmp_path):
+def without_jit(module: str, function: str, tmp_path, *, stub_torch: bool = True):
     """``tests.layers.<module>.<function>()`` run under NUMBA_DISABLE_JIT=1,
-    its result returned through a pickle."""
+    its result returned through a pickle (``stub_torch``: see below; off for a
+    module that imports scipy.stats, which probes torch's array API)."""
     import pickle
     import subprocess
     import sys
@@ -101,8 +102,23 @@ def without_jit(module: str, function: str, tmp_path):
 
     root = Path(__file__).resolve().parents[2]
     out = tmp_path / "fallback.pickle"
+    # The test modules import torch at the top, which costs seconds per
+    # subprocess (most of these tests' time on a loaded machine); the fallback
+    # cases compute with descentlab alone, so torch is replaced by stubs: any
+    # attribute is another stub (module-level annotations import fine), and a
+    # stub cannot be called, so a case that used torch would fail loudly.
     code = textwrap.dedent(f"""
-        import pickle, sys
+        import pickle, sys, types
+        class _NoTorch(types.ModuleType):
+            def __getattr__(self, name):
+                if name.startswith("__"):
+                    raise AttributeError(name)
+                return _NoTorch(self.__name__ + "." + name)
+        if {stub_torch!r}:
+            for name in ("torch", "torch.nn", "torch.nn.functional"):
+                sys.modules[name] = _NoTorch(name)
+            sys.modules["torch"].nn = sys.modules["torch.nn"]
+            sys.modules["torch.nn"].functional = sys.modules["torch.nn.functional"]
         sys.path.insert(0, {str(root)!r})
         from tests.layers.{module} import {function}
         with open({str(out)!r}, "wb") as f:

@@ -38,7 +38,7 @@ OWN_MODULE = {p.stem for p in LECTURE_FILES
 EXECUTED = [p for p in LECTURE_FILES if p.stem not in OWN_MODULE]
 
 EXPLORER = re.compile(r"\b(SurfaceExplorer|MomentumExplorer|TrainingExplorer|ScheduleExplorer|"
-                      r"BatchSizeExplorer|SearchExplorer)\(")
+                      r"BatchSizeExplorer|SearchExplorer|InitExplorer)\(")
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 DEVICE = re.compile(r"^device: (cuda|mps|cpu)(:\d+)?$", re.M)
 TORCH_AGREEMENT = re.compile(r"max relative difference from torch\.optim (\S+)")
@@ -80,7 +80,8 @@ def test_lecture_source_has_every_ingredient(path):
     assert re.search(r"^import descentlab|^from descentlab", code, re.M), \
         "does not import descentlab"
     assert EXPLORER.search(code), "constructs no widget explorer"
-    assert "against_torch(" in code or "torch.optim." in code, "no agreement with torch.optim"
+    assert "against_torch(" in code or "torch.optim." in code or "torch.nn.functional" in code, \
+        "no agreement with torch"
     assert "pick_device(" in code and ("device_comparison(" in code or "time_on(" in code), \
         "no device comparison through descentlab.compare"
     assert re.search(r"^#+ .*Exercises", markdown, re.M), "no exercises section"

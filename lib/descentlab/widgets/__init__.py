@@ -7,6 +7,7 @@
 - :class:`ScheduleExplorer` (:mod:`.schedule`): a learning-rate schedule and the run it produces.
 - :class:`BatchSizeExplorer` (:mod:`.batch_size`): batch size and lr scaling, three clocks.
 - :class:`SearchExplorer` (:mod:`.search`): grid against random search.
+- :class:`InitExplorer` (:mod:`.init`): initialisation schemes through depth (lecture 06).
 """
 
 from ._base import Control
@@ -15,8 +16,9 @@ from .momentum import MomentumExplorer, heavy_ball_rates
 from .search import SearchExplorer
 from .surface import DEFAULT_LRS, ENTRIES, Entry, SurfaceExplorer
 from .schedule import SCHEDULES, ScheduleExplorer
+from .init import InitExplorer
 from .training import TrainingExplorer
 
 __all__ = ["Control", "SurfaceExplorer", "Entry", "ENTRIES", "DEFAULT_LRS", "MomentumExplorer",
            "TrainingExplorer", "ScheduleExplorer", "SCHEDULES", "heavy_ball_rates",
-           "BatchSizeExplorer", "SearchExplorer"]
+           "BatchSizeExplorer", "SearchExplorer", "InitExplorer"]

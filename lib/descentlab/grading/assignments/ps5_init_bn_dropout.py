@@ -1,5 +1,6 @@
-"""ps5_init_bn_dropout: Xavier and Kaiming initialisers, BatchNorm forward and
-backward, Dropout forward and backward.
+"""ps5_init_bn_dropout: Xavier and Kaiming initialisers, a measurement of the
+activations' spread through depth, BatchNorm forward, a numerical gradient
+check, BatchNorm backward derived by the student, Dropout forward and backward.
 
 Random answers (initial weights, dropout masks) are graded statistically:
 every check states its false-alarm probability, which is below 1e-8 per test
@@ -8,10 +9,12 @@ so that a correct answer never fails by bad luck.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from ...init import calculate_fan_in_and_fan_out, calculate_gain, kaiming_std, xavier_std
 from ...layers import batchnorm_backward, batchnorm_forward, dropout_forward
@@ -351,13 +354,16 @@ def _bn_backward_reference(dout, cache):
 bn_backward = LayerExercise(
     assignment=A, function="batchnorm_backward", reference=_bn_backward_reference,
     run=_bn_backward_run, needs=("batchnorm_forward",),
-    plan={"gradients": (3, [_bn_spec("training", 11, 8, 5), _bn_spec("training", 12, 4, 3, eps=0.1)],
-                        [_bn_spec("training", 13, 32, 10), _bn_spec("training", 14, 3, 2, eps=1e-3),
-                         _bn_spec("evaluation", 15, 6, 4, training=False)])},
+    plan={"train_gradients": (3, [_bn_spec("training", 11, 8, 5),
+                                  _bn_spec("training", 12, 4, 3, eps=0.1)],
+                              [_bn_spec("training", 13, 32, 10),
+                               _bn_spec("training", 14, 3, 2, eps=1e-3)]),
+          "eval_gradients": (1, [_bn_spec("evaluation", 16, 5, 3, training=False)],
+                             [_bn_spec("evaluation", 15, 6, 4, training=False)])},
     mistakes=[
         Mistake("the gradient through the batch mean and variance left out",
-                "In training, x also moves the batch statistics: "
-                "dx = (gamma / sigma) / N * (N*dout - sum(dout) - xhat * sum(dout * xhat)).",
+                "In training, x also moves the batch mean and variance: add the paths through "
+                "mu_B and sigma_B^2 to the direct one through xhat.",
                 lambda dout, cache: _textbook_backward(dout, cache, no_stats=True)),
         Mistake("dgamma and dbeta swapped",
                 "dgamma = sum(dout * xhat) over the batch; dbeta = sum(dout).",
@@ -526,4 +532,438 @@ dropout_bwd = DropoutExercise(
     ],
 )
 
-EXERCISES = [xavier, kaiming, bn_forward, bn_backward, dropout_fwd, dropout_bwd]
+
+
+# -- a numerical gradient check, graded on functions whose gradients are known ---------------
+#
+# The functions are plain numpy callables (picklable by reference), so the same
+# objects reach a student's function in the notebook and in the sandbox.
+
+def _norm3(x):
+    return float(np.sum(np.abs(x) ** 3) ** (1 / 3))
+
+
+GRADIENT_FUNCTIONS = {
+    # f(x) = ||x||_F: gradient x / ||x||
+    "np.linalg.norm": (np.linalg.norm, lambda x: x / np.linalg.norm(x)),
+    # f(x) = ||x||_3 (1-D): gradient sign(x) |x|^2 / ||x||_3^2
+    "functools.partial(np.linalg.norm, ord=3)": (
+        functools.partial(np.linalg.norm, ord=3),
+        lambda x: np.sign(x) * x ** 2 / _norm3(x) ** 2),
+    # f(x) = prod(x): gradient prod(x) / x (x without zeros)
+    "np.prod": (np.prod, lambda x: np.prod(x) / x),
+}
+
+#: Centred differences with h = 1e-5 are off by about h^2 |f'''| / 6 ~ 1e-11
+#: plus rounding eps |f| / h ~ 1e-11 here; forward differences by h |f''| / 2,
+#: above 1e-7 on these cases.  1e-8 (relative to max(1, |gradient|)) sits between.
+GRADIENT_TOLERANCE = 1e-8
+
+
+def _ng_reference(f, x, h=1e-5):
+    grad = np.empty_like(x, dtype=np.float64)
+    flat, g = x.reshape(-1), grad.reshape(-1)
+    for i in range(flat.size):
+        keep = flat[i]
+        flat[i] = keep + h
+        up = f(x)
+        flat[i] = keep - h
+        down = f(x)
+        flat[i] = keep
+        g[i] = (up - down) / (2 * h)
+    return grad
+
+
+def _ng_forward(f, x, h=1e-5):
+    grad = np.empty_like(x, dtype=np.float64)
+    flat, g = x.reshape(-1), grad.reshape(-1)
+    base = f(x)
+    for i in range(flat.size):
+        keep = flat[i]
+        flat[i] = keep + h
+        g[i] = (f(x) - base) / h
+        flat[i] = keep
+    return grad
+
+
+def _ng_one_h(f, x, h=1e-5):
+    return 2 * _ng_reference(f, x, h)
+
+
+def _ng_not_restored(f, x, h=1e-5):
+    grad = np.empty_like(x, dtype=np.float64)
+    flat, g = x.reshape(-1), grad.reshape(-1)
+    for i in range(flat.size):
+        flat[i] += h
+        up = f(x)
+        flat[i] -= 2 * h
+        down = f(x)
+        g[i] = (up - down) / (2 * h)
+    return grad
+
+
+def _ng_all_at_once(f, x, h=1e-5):
+    return np.full(x.shape, (f(x + h) - f(x - h)) / (2 * h))
+
+
+@dataclass
+class GradientCheckExercise(Exercise):
+    """``numerical_gradient(f, x, h)``: centred differences, x left as it was."""
+
+    plan: dict = field(default_factory=dict)  # part -> (points, visible, hidden)
+
+    def __post_init__(self):
+        self.parts = {name: points for name, (points, _, _) in self.plan.items()}
+
+    def cases(self, part, hidden):
+        _, visible, secret = self.plan[part]
+        return [Case(f"{'hidden ' if hidden else ''}f = {name}, x of shape {shape}, h={h}",
+                     {"f": name, "shape": shape, "h": h, "seed": seed, "part": part})
+                for name, shape, h, seed in (secret if hidden else visible)]
+
+    def _x(self, case):
+        rng = np.random.default_rng(case.data["seed"])
+        return rng.uniform(0.5, 1.5, case.data["shape"]) * rng.choice([-1.0, 1.0],
+                                                                       case.data["shape"])
+
+    def check_case(self, fn, case):
+        f, gradient = GRADIENT_FUNCTIONS[case.data["f"]]
+        x = self._x(case)
+        before = x.copy()
+        h = case.data["h"]
+        got = self.call(fn, f, x, h)
+        if isinstance(got, Raised):
+            m = Mismatch("the gradient", "error", f"the function raised {got}")
+        elif case.data["part"] == "restores_x":
+            m = None
+            if not np.array_equal(x, before):
+                m = Mismatch("x", "property",
+                             f"x was changed by the call: it differs from what was passed by up "
+                             f"to {short(float(np.max(np.abs(x - before))))}",
+                             mistake="x left perturbed",
+                             hint="Put every entry back (x[i] = old) after evaluating f at "
+                                  "x[i] + h and x[i] - h: the caller's x must come back unchanged.")
+        else:
+            want = gradient(before)
+            if not isinstance(got, np.ndarray) or got.shape != want.shape:
+                m = compare("the gradient", want, got)
+            else:
+                err = float(np.max(np.abs(got - want))) / max(1.0, float(np.max(np.abs(want))))
+                m = None
+                if not err <= GRADIENT_TOLERANCE:
+                    m = Mismatch("the gradient", "value",
+                                 f"it is off the exact gradient by {err:.2g} (relative); "
+                                 f"centred differences with h={h} are within "
+                                 f"{GRADIENT_TOLERANCE:g}")
+                    for mistake in self.mistakes:
+                        other = self.call(mistake.implementation, f, before.copy(), h)
+                        if isinstance(other, np.ndarray) and other.shape == got.shape and \
+                                np.allclose(other, got, rtol=1e-6, atol=1e-9):
+                            m.mistake, m.hint = mistake.name, mistake.hint
+                            break
+        if m is not None:
+            m.case = case.label
+        return m
+
+
+GRADIENT_CASES = (
+    [("np.linalg.norm", (3, 4), 1e-5, 1), ("functools.partial(np.linalg.norm, ord=3)", (6,),
+                                            1e-5, 2)],
+    [("np.prod", (2, 3), 1e-5, 3), ("np.linalg.norm", (5,), 1e-4, 4),
+     ("functools.partial(np.linalg.norm, ord=3)", (9,), 1e-5, 5)])
+
+numerical_gradient = GradientCheckExercise(
+    assignment=A, function="numerical_gradient", reference=_ng_reference,
+    plan={"gradient": (2, *GRADIENT_CASES), "restores_x": (1, *GRADIENT_CASES)},
+    mistakes=[
+        Mistake("forward differences instead of centred ones",
+                "(f(x + h) - f(x)) / h is off by about h |f''| / 2; the centred "
+                "(f(x + h) - f(x - h)) / (2h) is off by about h^2 |f'''| / 6.", _ng_forward),
+        Mistake("the centred difference divided by h instead of 2h",
+                "x + h and x - h are 2h apart: divide by 2 * h.", _ng_one_h),
+        Mistake("x left perturbed", "", _ng_not_restored),
+        Mistake("every coordinate perturbed at once",
+                "Perturb one entry at a time: f(x + h) with h added to every entry gives a "
+                "directional derivative (the sum of the gradient), not the gradient.",
+                _ng_all_at_once),
+    ],
+)
+
+
+# -- a measurement: the spread of activations through depth ----------------------------------
+
+SCHEME_NAMES = ("small", "large", "xavier", "kaiming")
+GAINS = {"relu": math.sqrt(2.0), "tanh": 5 / 3}
+
+
+def scheme_std(scheme, nonlinearity, width):
+    """The weight standard deviation of each scheme, for a square (width, width) layer."""
+    return {"small": 0.01, "large": 1.0, "xavier": math.sqrt(2 / (width + width)),
+            "kaiming": GAINS[nonlinearity] / math.sqrt(width)}[scheme]
+
+
+def _act(h, nonlinearity):
+    return np.maximum(h, 0.0) if nonlinearity == "relu" else np.tanh(h)
+
+
+def _stds_reference(weight_std, nonlinearity, depth=20, width=64, batch=128, rng=None):
+    rng = np.random.default_rng(rng)
+    a = rng.standard_normal((batch, width))
+    out = np.empty(depth)
+    for layer in range(depth):
+        w = rng.normal(0.0, weight_std, (width, width))
+        a = _act(a @ w.T, nonlinearity)
+        out[layer] = a.std()
+    return out
+
+
+def _stds_preactivation(weight_std, nonlinearity, depth=20, width=64, batch=128, rng=None):
+    rng = np.random.default_rng(rng)
+    a = rng.standard_normal((batch, width))
+    out = np.empty(depth)
+    for layer in range(depth):
+        h = a @ rng.normal(0.0, weight_std, (width, width)).T
+        out[layer] = h.std()
+        a = _act(h, nonlinearity)
+    return out
+
+
+def _stds_variance(weight_std, nonlinearity, depth=20, width=64, batch=128, rng=None):
+    return _stds_reference(math.sqrt(weight_std), nonlinearity, depth, width, batch, rng)
+
+
+def _stds_input_first(weight_std, nonlinearity, depth=20, width=64, batch=128, rng=None):
+    rng = np.random.default_rng(rng)
+    a = rng.standard_normal((batch, width))
+    out = np.empty(depth)
+    for layer in range(depth):
+        out[layer] = a.std()
+        a = _act(a @ rng.normal(0.0, weight_std, (width, width)).T, nonlinearity)
+    return out
+
+
+#: Networks the reference plays per case, and the allowance in standard
+#: deviations of log(std) at each layer (estimated from those networks): with
+#: 40 networks a t-variable with 39 degrees of freedom exceeds 8 with
+#: probability about 1e-9, per layer.
+NETWORKS, ZS = 40, 8.0
+
+
+@dataclass
+class MeasurementExercise(Exercise):
+    """``activation_stds(weight_std, nonlinearity, depth, width, batch, rng)``:
+    per-layer standard deviations of a random MLP's activations, graded
+    against the reference's distribution over many networks."""
+
+    plan: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.parts = {name: points for name, (points, _, _) in self.plan.items()}
+
+    def cases(self, part, hidden):
+        _, visible, secret = self.plan[part]
+        return [Case(f"{'hidden ' if hidden else ''}{nl} network, {scheme} weights "
+                     f"(std {scheme_std(scheme, nl, width):.4g}), depth {depth}, width {width}",
+                     {"nl": nl, "std": scheme_std(scheme, nl, width), "depth": depth,
+                      "width": width, "seed": seed})
+                for nl, scheme, depth, width, seed in (secret if hidden else visible)]
+
+    @staticmethod
+    def _spread(impl, d):
+        # (64, 64) layers: one BLAS thread is fastest, and on a busy machine
+        # a threaded matmul this small can be 40 times slower (measured)
+        with threadpool_limits(1):
+            logs = np.log([impl(d["std"], d["nl"], d["depth"], d["width"], 128, 10_000 + s)
+                           for s in range(NETWORKS)])
+        return logs.mean(axis=0), logs.std(axis=0, ddof=1)
+
+    def check_case(self, fn, case):
+        d = case.data
+        got = self.call(fn, d["std"], d["nl"], d["depth"], d["width"], 128,
+                        np.random.default_rng(d["seed"]))
+        if isinstance(got, Raised):
+            m = Mismatch("the standard deviations", "error", f"the function raised {got}")
+        else:
+            m = compare("the standard deviations", np.ones(d["depth"]), got) \
+                if not isinstance(got, np.ndarray) or got.shape != (d["depth"],) else None
+            if m is None and not np.all(got > 0):
+                m = Mismatch("the standard deviations", "value",
+                             f"they should all be positive, got {short(got)}")
+            if m is None:
+                again = self.call(fn, d["std"], d["nl"], d["depth"], d["width"], 128,
+                                  np.random.default_rng(d["seed"]))
+                if not (isinstance(again, np.ndarray) and np.array_equal(again, got)):
+                    m = Mismatch("the standard deviations", "property",
+                                 "the same seed gave different results",
+                                 mistake="the rng argument ignored",
+                                 hint="Draw the input and every weight matrix from the "
+                                      "generator you are given.")
+            if m is None:
+                m = self._statistics(got, d)
+        if m is not None:
+            m.case = case.label
+        return m
+
+    def _statistics(self, got, d):
+        mean, sd = self._spread(_stds_reference, d)
+        z = np.abs(np.log(got) - mean) / np.maximum(sd, 1e-12)
+        if np.all(z <= ZS):
+            return None
+        layer = int(np.argmax(z > ZS))
+        m = Mismatch("the standard deviations", "value",
+                     f"at layer {layer + 1} you measured {got[layer]:.4g}; over {NETWORKS} random "
+                     f"networks the reference's log-std there is {mean[layer]:.3f} +- "
+                     f"{sd[layer]:.3f}, and yours is {z[layer]:.1f} standard deviations away "
+                     f"(allowed: {ZS:g})")
+        for mistake in self.mistakes:
+            wmean, wsd = self._spread(mistake.implementation, d)
+            if np.all(np.abs(np.log(got) - wmean) <= ZS * np.maximum(wsd, 1e-12)):
+                m.mistake, m.hint = mistake.name, mistake.hint
+                break
+        return m
+
+
+MEASURE_CASES = ([("relu", "kaiming", 20, 64, 1), ("tanh", "xavier", 20, 64, 2)],
+                 [("relu", "xavier", 12, 48, 3), ("tanh", "kaiming", 15, 64, 4),
+                  ("relu", "small", 6, 32, 5)])
+
+activation_stds = MeasurementExercise(
+    assignment=A, function="activation_stds", reference=_stds_reference,
+    plan={"measurement": (2, *MEASURE_CASES)},
+    mistakes=[
+        Mistake("the pre-activations measured instead of the activations",
+                "Record the standard deviation of a = phi(h), after the nonlinearity.",
+                _stds_preactivation),
+        Mistake("weight_std used as the variance",
+                "rng.normal(0, scale) takes the standard deviation: pass weight_std itself.",
+                _stds_variance),
+        Mistake("the input counted as the first layer",
+                "Entry l is the std of layer l's output, for l = 1..depth; the input is not one.",
+                _stds_input_first),
+    ],
+)
+
+
+# -- which schemes keep the spread within a factor 2 over 20 layers --------------------------
+
+#: The spread is measured on the mean over this many networks of each layer's std.
+SPREAD_NETWORKS = 8
+
+
+def measured_spread(scheme, nonlinearity, depth=20, width=64):
+    """max / min over the layers of the mean (over networks) activation std."""
+    with threadpool_limits(1):  # see MeasurementExercise._spread
+        stds = np.mean([_stds_reference(scheme_std(scheme, nonlinearity, width), nonlinearity,
+                                        depth, width, 128, 20_000 + s)
+                        for s in range(SPREAD_NETWORKS)], axis=0)
+    return float(stds.max() / stds.min())
+
+
+def _stable_reference(nonlinearity):
+    return sorted(s for s in SCHEME_NAMES if measured_spread(s, nonlinearity) <= 2.0)
+
+
+@dataclass
+class ChoiceExercise(Exercise):
+    """``stable_schemes(nonlinearity)``: the student's measured choice, graded by
+    re-running the reference measurement on every scheme."""
+
+    plan: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.parts = {name: points for name, (points, _, _) in self.plan.items()}
+
+    def cases(self, part, hidden):
+        _, visible, secret = self.plan[part]
+        return [Case(f"{'hidden ' if hidden else ''}{nl} network", {"nl": nl})
+                for nl in (secret if hidden else visible)]
+
+    def check_case(self, fn, case):
+        nl = case.data["nl"]
+        got = self.call(fn, nl)
+        if isinstance(got, Raised):
+            m = Mismatch("the schemes", "error", f"the function raised {got}")
+        elif not isinstance(got, (list, tuple, set, frozenset)) or \
+                not all(isinstance(s, str) for s in got):
+            m = Mismatch("the schemes", "type",
+                         f"expected a list of scheme names, got {type(got).__name__} {short(got)}")
+        elif set(got) - set(SCHEME_NAMES):
+            unknown = sorted(set(got) - set(SCHEME_NAMES))
+            m = Mismatch("the schemes", "value", f"unknown scheme(s) {unknown}; "
+                         f"the schemes are {list(SCHEME_NAMES)}")
+        else:
+            spreads = {s: measured_spread(s, nl) for s in SCHEME_NAMES}
+            wrong_in = [s for s in got if spreads[s] > 2.0]
+            wrong_out = [s for s in SCHEME_NAMES if s not in got and spreads[s] <= 2.0]
+            m = None
+            if wrong_in or wrong_out:
+                said = "; ".join([f"{s} spreads by a factor {spreads[s]:.3g} (> 2) but is listed"
+                                  for s in wrong_in]
+                                 + [f"{s} spreads by a factor {spreads[s]:.3g} (<= 2) but is "
+                                    f"missing" for s in wrong_out])
+                m = Mismatch("the schemes", "value", f"re-measured by the reference: {said}")
+                if wrong_in == ["xavier"] and not wrong_out:
+                    m.mistake, m.hint = ("Xavier (gain 1) kept",
+                                         "Measure it: with gain 1, a ReLU halves the second "
+                                         "moment at every layer, and tanh contracts its input, so "
+                                         "the spread grows far beyond 2 over 20 layers.")
+                elif wrong_out == ["large"] and not wrong_in:
+                    m.mistake, m.hint = ("a saturated tanh left out",
+                                         "Measure it: with large weights nearly every tanh unit "
+                                         "saturates at +-1, so the activations' spread stays "
+                                         "constant (their gradients do not: see lecture 06).")
+        if m is not None:
+            m.case = case.label
+        return m
+
+
+stable_schemes = ChoiceExercise(
+    assignment=A, function="stable_schemes", reference=_stable_reference,
+    plan={"choice": (2, ["relu"], ["tanh"])},
+    mistakes=[
+        Mistake("Xavier (gain 1) kept", "", lambda nl: ["kaiming", "xavier"] + (
+            ["large"] if nl == "tanh" else [])),
+        Mistake("a saturated tanh left out", "", lambda nl: ["kaiming"]),
+    ],
+)
+
+
+# -- BatchNorm backward: more of the catalogue (the derivation is the student's now) ---------
+
+def _bn_backward_partial(dout, cache, *, mean_path=True, var_path=True, gamma=True,
+                         always_train=False):
+    xhat, g, inv, training = cache
+    training = training or always_train
+    dbeta = dout.sum(axis=0)
+    dgamma = (dout * xhat).sum(axis=0)
+    dxhat = dout * (g if gamma else 1.0)
+    if not training:
+        return dxhat * inv, dgamma, dbeta
+    n = dout.shape[0]
+    dx = n * dxhat
+    if mean_path:
+        dx = dx - dxhat.sum(axis=0)
+    if var_path:
+        dx = dx - xhat * (dxhat * xhat).sum(axis=0)
+    return inv / n * dx, dgamma, dbeta
+
+
+bn_backward.mistakes += [
+    Mistake("the path through the batch mean left out",
+            "mu depends on every x_i: its path contributes -(1/N) sum_j dxhat_j to each dx_i.",
+            lambda dout, cache: _bn_backward_partial(dout, cache, mean_path=False)),
+    Mistake("the path through the batch variance left out",
+            "sigma^2 depends on every x_i: its path contributes -(xhat_i / N) sum_j dxhat_j "
+            "xhat_j to each dx_i (times 1/sigma).",
+            lambda dout, cache: _bn_backward_partial(dout, cache, var_path=False)),
+    Mistake("gamma left out of dx",
+            "y = gamma * xhat + beta, so dxhat = dout * gamma before the normalisation's "
+            "backward pass.", lambda dout, cache: _bn_backward_partial(dout, cache, gamma=False)),
+    Mistake("evaluation mode differentiated through the batch statistics",
+            "With training=False the running statistics are constants: dx = gamma * dout / "
+            "sqrt(running_var + eps), with no mean or variance path.",
+            lambda dout, cache: _bn_backward_partial(dout, cache, always_train=True)),
+]
+
+EXERCISES = [xavier, kaiming, bn_forward, bn_backward, dropout_fwd, dropout_bwd,
+             numerical_gradient, activation_stds, stable_schemes]
