@@ -194,6 +194,37 @@ def _adam_reset(w, dw, state, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
     return w - lr * (m / (1 - beta1 ** t)) / (np.sqrt(v / (1 - beta2 ** t)) + eps)
 
 
+def _adam_m_uncorrected(w, dw, state, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    t, m, v = _adam_parts(w, dw, state, beta1, beta2)
+    return w - lr * m / (np.sqrt(v / (1 - beta2 ** t)) + eps)
+
+
+def _adam_v_uncorrected(w, dw, state, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    t, m, v = _adam_parts(w, dw, state, beta1, beta2)
+    return w - lr * (m / (1 - beta1 ** t)) / (np.sqrt(v) + eps)
+
+
+def _adam_v_with_g(w, dw, state, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    t = _zeros_like_state(state, w, "exp_avg", "exp_avg_sq")
+    state["exp_avg"] = beta1 * state["exp_avg"] + (1 - beta1) * dw
+    state["exp_avg_sq"] = beta2 * state["exp_avg_sq"] + (1 - beta2) * dw
+    with np.errstate(all="ignore"):
+        return w - lr * (state["exp_avg"] / (1 - beta1 ** t)) / (
+            np.sqrt(state["exp_avg_sq"] / (1 - beta2 ** t)) + eps)
+
+
+def _adam_t_ahead(w, dw, state, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    t, m, v = _adam_parts(w, dw, state, beta1, beta2, t_offset=1)
+    return w - lr * (m / (1 - beta1 ** t)) / (np.sqrt(v / (1 - beta2 ** t)) + eps)
+
+
+def _adam_compounding(w, dw, state, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    # the course sources' bug: the corrected averages stored back, corrected again next step
+    t, m, v = _adam_parts(w, dw, state, beta1, beta2)
+    state["exp_avg"], state["exp_avg_sq"] = m / (1 - beta1 ** t), v / (1 - beta2 ** t)
+    return w - lr * state["exp_avg"] / (np.sqrt(state["exp_avg_sq"]) + eps)
+
+
 ADAM_STATE = {"step": "step", "exp_avg": "exp_avg", "exp_avg_sq": "exp_avg_sq"}
 
 
@@ -223,6 +254,18 @@ ADAM_MISTAKES = [
     Mistake("state reset on every call",
             "Create m, v and the step count only when `state` is empty; keep them between calls.",
             _adam_reset),
+    Mistake("m used without its bias correction (m instead of m_hat)",
+            "Correct both averages: the step uses m_hat = m / (1 - beta1**t).", _adam_m_uncorrected),
+    Mistake("v used without its bias correction (v instead of v_hat)",
+            "Correct both averages: the step uses v_hat = v / (1 - beta2**t).", _adam_v_uncorrected),
+    Mistake("v updated with the gradient instead of its square",
+            "The second moment averages squared gradients: (1 - beta2) * dw * dw.", _adam_v_with_g),
+    Mistake("the bias correction one step ahead (t + 1 instead of t)",
+            "Increment the step count once per call and correct with that t: the first step "
+            "uses 1 - beta1**1.", _adam_t_ahead),
+    Mistake("the bias-corrected averages stored back into the state (a correction that compounds)",
+            "Keep m and v uncorrected in the state; compute m_hat and v_hat in local variables.",
+            _adam_compounding),
 ]
 
 adam = StepExercise(
