@@ -96,3 +96,16 @@ def test_train_softmax_that_changes_its_data_is_failed():
         return ps1._train_reference(X, y, **kw)
     found = TRAIN.check(scaled, "accuracy")
     assert found is not None and found.variable == "X and y"
+
+
+def test_ps2s_stability_bound_is_where_heavy_ball_starts_to_diverge():
+    # the reference formula against the recurrence itself: the spectral radius of the
+    # 2x2 map (theta_t, theta_{t-1}) crosses 1 at the bound, from below to above
+    from descentlab.grading.assignments.ps2_momentum import STABLE, STABLE_HIDDEN, _max_stable_lr
+    for case in STABLE + STABLE_HIDDEN:
+        h, mu = case["curvature"], case["momentum"]
+        bound = _max_stable_lr(h, mu)
+        for factor, stable in ((0.999, True), (1.001, False)):
+            a = 1 + mu - factor * bound * h
+            radius = max(abs(np.roots([1.0, -a, mu])))
+            assert (radius < 1) == stable, (case, factor, radius)
