@@ -46,6 +46,13 @@ state["exp_avg_sq"] = beta2 * state["exp_avg_sq"] + (1 - beta2) * dw**2
 return w - lr * state["exp_avg"] / (np.sqrt(state["exp_avg_sq"]) + eps)
 '''
 
+ADAM_COMPOUNDING = ADAM.replace('''m_hat = state["exp_avg"] / (1 - beta1**t)
+v_hat = state["exp_avg_sq"] / (1 - beta2**t)
+return w - lr * m_hat / (np.sqrt(v_hat) + eps)''', '''state["exp_avg"] = state["exp_avg"] / (1 - beta1**t)
+state["exp_avg_sq"] = state["exp_avg_sq"] / (1 - beta2**t)
+return w - lr * state["exp_avg"] / (np.sqrt(state["exp_avg_sq"]) + eps)''')
+assert ADAM_COMPOUNDING != ADAM
+
 ADAMW = '''
 w = w - lr * weight_decay * w
 return adam_step(w, dw, state, lr, beta1, beta2, eps)
@@ -70,11 +77,13 @@ SUBMISSIONS = {
                 "test_rmsprop_step_first_step", "test_rmsprop_step_trajectory"],
         mentions=["eps inside the square root"]),
     "lena": Submission(
-        "writes AdamW as Adam with an L2 penalty in the gradient",
-        answers={"adagrad_step": ADAGRAD, "rmsprop_step": RMSPROP, "adam_step": ADAM,
+        "writes AdamW as Adam with an L2 penalty in the gradient, and stores Adam's corrected "
+        "averages back into the state (the course sources' compounding correction)",
+        answers={"adagrad_step": ADAGRAD, "rmsprop_step": RMSPROP, "adam_step": ADAM_COMPOUNDING,
                  "adamw_step": "return adam_step(w, dw + weight_decay * w, state, lr, beta1, beta2, eps)"},
-        breaks=["test_adamw_step_decoupled_decay"],
-        mentions=["an L2 penalty added to the gradient"]),
+        breaks=["test_adam_step_state", "test_adam_step_trajectory",
+                "test_adamw_step_decoupled_decay"],
+        mentions=["a correction that compounds"]),
     "kofi": Submission(
         "re-creates RMSprop's state on every call, so the average never builds up",
         answers={"adagrad_step": ADAGRAD,
