@@ -356,8 +356,9 @@ class ResumeExercise(_RunExercise):
         make = self.partners.get("checkpoint", _checkpoint_reference)
         saved = self.call(make, w, state, 5)
         if isinstance(saved, Raised):
-            return Mismatch("checkpoint", "error", f"your checkpoint, which this round trip uses, "
-                            f"raised {saved}")
+            # "(in your <function>": the wording the feedback uses for a partner's failure
+            return Mismatch("resume", "error", f"the function raised {saved} (in your checkpoint, "
+                            "which this round trip uses)")
         try:
             blob = pickle.dumps(saved)  # written to disk at once: later training cannot reach it
         except Exception as exc:  # noqa: BLE001 - whatever the student put in it
