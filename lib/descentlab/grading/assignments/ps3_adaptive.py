@@ -354,4 +354,59 @@ adamw = StepExercise(
     ] + [_inside_adamw(m) for m in ADAM_MISTAKES],
 )
 
-EXERCISES = [adagrad, rmsprop, adam, adamw]
+# -- find the bug: AMSGrad ------------------------------------------------------------
+
+def _amsgrad(max_of="v", eps_inside=False, no_max=False):
+    """AMSGrad variants: torch's (max over the raw v, corrected after), and the bugs."""
+    def step(w, dw, state, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+        t, m, v = _adam_parts(w, dw, state, beta1, beta2)
+        state.setdefault("max_exp_avg_sq", np.zeros_like(w))
+        if no_max:
+            kept = v / (1 - beta2 ** t)
+        elif max_of == "v_hat":
+            state["max_exp_avg_sq"] = np.maximum(state["max_exp_avg_sq"], v / (1 - beta2 ** t))
+            kept = state["max_exp_avg_sq"]
+        else:
+            state["max_exp_avg_sq"] = np.maximum(state["max_exp_avg_sq"], v)
+            kept = state["max_exp_avg_sq"] / (1 - beta2 ** t)
+        m_hat = m / (1 - beta1 ** t)
+        return w - lr * m_hat / (np.sqrt(kept + eps) if eps_inside else np.sqrt(kept) + eps)
+    return step
+
+
+AMSGRAD_STATE = {**ADAM_STATE, "max_exp_avg_sq": "max_exp_avg_sq"}
+
+
+def _amsgrad_hyper(h):
+    return {**_adam_hyper(h), "amsgrad": True}
+
+
+amsgrad = StepExercise(
+    assignment=A, function="amsgrad_step",
+    reference=from_optimizer(Adam, {}, AMSGRAD_STATE, hyper_map=_amsgrad_hyper),
+    state_keys=("step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"),
+    plan={
+        # gradients that shrink, so v falls below its maximum and the max matters
+        "fixed": StepPart(points=2, steps=30, observe=("w", "state"),
+                          hyper=({"lr": 0.01, "beta1": 0.9, "beta2": 0.99, "eps": 1e-3},
+                                 {"lr": 0.05, "beta1": 0.8, "beta2": 0.9, "eps": 1e-8}),
+                          hidden_hyper=({"lr": 0.02, "beta1": 0.7, "beta2": 0.95, "eps": 1e-6},
+                                        {"lr": 0.1, "beta1": 0.9, "beta2": 0.999, "eps": 0.1})),
+    },
+    mistakes=[
+        Mistake("the handed version unchanged (max over v_hat, eps inside the square root)",
+                "Two lines are wrong: keep the maximum of the raw v and bias-correct it after, "
+                "and add eps after the square root.", _amsgrad("v_hat", eps_inside=True)),
+        Mistake("the maximum kept over the bias-corrected v_hat instead of v",
+                "torch keeps max(v) in state['max_exp_avg_sq'] and divides by 1 - beta2**t "
+                "afterwards; the maximum of v_hat remembers the large early corrections.",
+                _amsgrad("v_hat")),
+        Mistake("eps inside the square root",
+                "AMSGrad, like Adam, adds eps after the square root.", _amsgrad(eps_inside=True)),
+        Mistake("plain Adam: the running maximum not used in the step",
+                "Divide by the square root of the (corrected) running maximum, not of v_hat.",
+                _amsgrad(no_max=True)),
+    ],
+)
+
+EXERCISES = [adagrad, rmsprop, adam, adamw, amsgrad]
