@@ -23,10 +23,12 @@ state["momentum_buffer"] = b
 return w - lr * (dw + momentum * b)
 '''
 
+STABLE = "return 2 * (1 + momentum) / curvature"
+
 SUBMISSIONS = {
     "noor": Submission(
         "dampens the very first gradient, as if the buffer started at zero",
-        answers={"sgd_momentum_step": '''
+        answers={"max_stable_lr": STABLE, "sgd_momentum_step": '''
 b = state.get("momentum_buffer", np.zeros_like(w))
 state["momentum_buffer"] = momentum * b + (1 - dampening) * dw
 return w - lr * state["momentum_buffer"]
@@ -35,15 +37,15 @@ return w - lr * state["momentum_buffer"]
                 "test_sgd_momentum_step_changing_lr"],
         mentions=["dampening applied on the first step"]),
     "tomas": Submission(
-        "subtracts the momentum term in Nesterov's direction",
-        answers={"sgd_momentum_step": SGD, "classic_momentum_step": CLASSIC,
+        "subtracts the momentum term in Nesterov's direction, and keeps GD's 2/h with momentum",
+        answers={"max_stable_lr": "return 2 / curvature", "sgd_momentum_step": SGD, "classic_momentum_step": CLASSIC,
                  "nesterov_step": NESTEROV.replace("dw + momentum * b", "dw - momentum * b")},
-        breaks=["test_nesterov_step_trajectory"],
-        mentions=["Nesterov with the wrong sign"]),
+        breaks=["test_nesterov_step_trajectory", "test_max_stable_lr_derived"],
+        mentions=["Nesterov with the wrong sign", "gradient descent's bound 2/h"]),
     "lena": Submission(
         "writes the classic form with PyTorch's learning rate outside the velocity; "
-        "right while the rate is constant, wrong once it changes",
-        answers={"sgd_momentum_step": SGD, "nesterov_step": NESTEROV,
+        "right while the rate is constant, wrong once it changes; bounds eta / (1 - mu) by 2/h",
+        answers={"max_stable_lr": "return 2 * (1 - momentum) / curvature", "sgd_momentum_step": SGD, "nesterov_step": NESTEROV,
                  "classic_momentum_step": '''
 b = state.get("buffer")
 b = dw.copy() if b is None else momentum * b + dw
@@ -51,17 +53,17 @@ state["buffer"] = b
 state["velocity"] = -lr * b
 return w + state["velocity"]
 '''},
-        breaks=["test_classic_momentum_step_changing_lr"],
-        mentions=["the learning rate outside the velocity"]),
+        breaks=["test_classic_momentum_step_changing_lr", "test_max_stable_lr_derived"],
+        mentions=["the learning rate outside the velocity", "the effective rate eta / (1 - mu)"]),
     "kofi": Submission(
         "ignores dampening",
-        answers={"sgd_momentum_step": SGD.replace("(1 - dampening) * dw", "dw"),
+        answers={"max_stable_lr": "return (2.0 + 2.0 * momentum) / curvature", "sgd_momentum_step": SGD.replace("(1 - dampening) * dw", "dw"),
                  "classic_momentum_step": CLASSIC, "nesterov_step": NESTEROV},
         breaks=["test_sgd_momentum_step_dampening", "test_sgd_momentum_step_changing_lr"],
         mentions=["dampening ignored"]),
     "mira": Submission(
         "correct, written differently: in-place buffers and a loop over coordinates",
-        answers={
+        answers={"max_stable_lr": "eta_h = 2 * (momentum + 1)  # the root of z^2 - (1+mu-eta h) z + mu at z = -1\nreturn float(eta_h * curvature ** -1)", 
             "sgd_momentum_step": '''
 if "momentum_buffer" in state:
     b = state["momentum_buffer"]
@@ -87,7 +89,7 @@ return w - lr * dw - lr * momentum * state["momentum_buffer"]
         breaks=[]),
     "rex": Submission(
         "hands Nesterov to torch.optim.SGD",
-        answers={"sgd_momentum_step": SGD, "classic_momentum_step": CLASSIC,
+        answers={"max_stable_lr": STABLE, "sgd_momentum_step": SGD, "classic_momentum_step": CLASSIC,
                  "nesterov_step": '''
 import torch
 t = torch.tensor(w, requires_grad=True)
@@ -105,7 +107,7 @@ return t.detach().numpy().copy()
     "vic": Submission(
         "gets the classic velocity's sign wrong and deletes the tests that show it; "
         "nbgrader puts them back",
-        answers={"sgd_momentum_step": SGD, "nesterov_step": NESTEROV,
+        answers={"max_stable_lr": STABLE, "sgd_momentum_step": SGD, "nesterov_step": NESTEROV,
                  "classic_momentum_step": '''
 v = state.get("velocity", np.zeros_like(w))
 state["velocity"] = momentum * v + lr * dw

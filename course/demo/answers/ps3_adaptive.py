@@ -46,45 +46,90 @@ state["exp_avg_sq"] = beta2 * state["exp_avg_sq"] + (1 - beta2) * dw**2
 return w - lr * state["exp_avg"] / (np.sqrt(state["exp_avg_sq"]) + eps)
 '''
 
+ADAM_COMPOUNDING = ADAM.replace('''m_hat = state["exp_avg"] / (1 - beta1**t)
+v_hat = state["exp_avg_sq"] / (1 - beta2**t)
+return w - lr * m_hat / (np.sqrt(v_hat) + eps)''', '''state["exp_avg"] = state["exp_avg"] / (1 - beta1**t)
+state["exp_avg_sq"] = state["exp_avg_sq"] / (1 - beta2**t)
+return w - lr * state["exp_avg"] / (np.sqrt(state["exp_avg_sq"]) + eps)''')
+assert ADAM_COMPOUNDING != ADAM
+
 ADAMW = '''
 w = w - lr * weight_decay * w
 return adam_step(w, dw, state, lr, beta1, beta2, eps)
 '''
 
+AMSGRAD = '''
+if not state:
+    state.update(step=0, exp_avg=np.zeros_like(w), exp_avg_sq=np.zeros_like(w),
+                 max_exp_avg_sq=np.zeros_like(w))
+state["step"] += 1
+t = state["step"]
+state["exp_avg"] = beta1 * state["exp_avg"] + (1 - beta1) * dw
+state["exp_avg_sq"] = beta2 * state["exp_avg_sq"] + (1 - beta2) * dw * dw
+state["max_exp_avg_sq"] = np.maximum(state["max_exp_avg_sq"], state["exp_avg_sq"])
+m_hat = state["exp_avg"] / (1 - beta1 ** t)
+return w - lr * m_hat / (np.sqrt(state["max_exp_avg_sq"] / (1 - beta2 ** t)) + eps)
+'''
+# the handed version, unchanged, and with only its eps fixed
+AMSGRAD_HANDED = AMSGRAD.replace('''state["max_exp_avg_sq"] = np.maximum(state["max_exp_avg_sq"], state["exp_avg_sq"])
+m_hat = state["exp_avg"] / (1 - beta1 ** t)
+return w - lr * m_hat / (np.sqrt(state["max_exp_avg_sq"] / (1 - beta2 ** t)) + eps)''', '''m_hat = state["exp_avg"] / (1 - beta1 ** t)
+v_hat = state["exp_avg_sq"] / (1 - beta2 ** t)
+state["max_exp_avg_sq"] = np.maximum(state["max_exp_avg_sq"], v_hat)
+return w - lr * m_hat / np.sqrt(state["max_exp_avg_sq"] + eps)''')
+AMSGRAD_MAX_OF_V_HAT = AMSGRAD_HANDED.replace("np.sqrt(state[\"max_exp_avg_sq\"] + eps)",
+                                              "(np.sqrt(state[\"max_exp_avg_sq\"]) + eps)")
+assert AMSGRAD != AMSGRAD_HANDED != AMSGRAD_MAX_OF_V_HAT
+
 SUBMISSIONS = {
     "noor": Submission(
         "forgets Adam's bias correction; her AdamW reuses her adam_step, so it inherits the bug",
-        answers={"adagrad_step": ADAGRAD, "rmsprop_step": RMSPROP,
+        answers={"amsgrad_step": AMSGRAD, "adagrad_step": ADAGRAD, "rmsprop_step": RMSPROP,
                  "adam_step": ADAM_NO_BIAS_CORRECTION, "adamw_step": ADAMW},
         breaks=["test_adam_step_first_step", "test_adam_step_trajectory",
                 "test_adamw_step_decoupled_decay"],
         mentions=["Adam without bias correction"]),
     "tomas": Submission(
-        "puts eps inside the square root in Adagrad and RMSprop",
-        answers={"adagrad_step": ADAGRAD.replace("(np.sqrt(state[\"sum\"]) + eps)",
+        "puts eps inside the square root in Adagrad and RMSprop, and hands in the AMSGrad "
+        "they were given unchanged",
+        answers={"amsgrad_step": AMSGRAD_HANDED, "adagrad_step": ADAGRAD.replace("(np.sqrt(state[\"sum\"]) + eps)",
                                                  "np.sqrt(state[\"sum\"] + eps)"),
                  "rmsprop_step": RMSPROP.replace("(np.sqrt(state[\"square_avg\"]) + eps)",
                                                  "np.sqrt(state[\"square_avg\"] + eps)"),
                  "adam_step": ADAM, "adamw_step": ADAMW},
         breaks=["test_adagrad_step_first_step", "test_adagrad_step_trajectory",
-                "test_rmsprop_step_first_step", "test_rmsprop_step_trajectory"],
-        mentions=["eps inside the square root"]),
+                "test_rmsprop_step_first_step", "test_rmsprop_step_trajectory",
+                "test_amsgrad_step_fixed"],
+        mentions=["eps inside the square root", "the handed version unchanged"]),
     "lena": Submission(
-        "writes AdamW as Adam with an L2 penalty in the gradient",
-        answers={"adagrad_step": ADAGRAD, "rmsprop_step": RMSPROP, "adam_step": ADAM,
+        "writes AdamW as Adam with an L2 penalty in the gradient, and stores Adam's corrected "
+        "averages back into the state (the course sources' compounding correction)",
+        answers={"amsgrad_step": AMSGRAD, "adagrad_step": ADAGRAD, "rmsprop_step": RMSPROP, "adam_step": ADAM_COMPOUNDING,
                  "adamw_step": "return adam_step(w, dw + weight_decay * w, state, lr, beta1, beta2, eps)"},
-        breaks=["test_adamw_step_decoupled_decay"],
-        mentions=["an L2 penalty added to the gradient"]),
+        breaks=["test_adam_step_state", "test_adam_step_trajectory",
+                "test_adamw_step_decoupled_decay"],
+        mentions=["a correction that compounds"]),
     "kofi": Submission(
-        "re-creates RMSprop's state on every call, so the average never builds up",
-        answers={"adagrad_step": ADAGRAD,
+        "re-creates RMSprop's state on every call, so the average never builds up; fixes only "
+        "the eps of the handed AMSGrad",
+        answers={"amsgrad_step": AMSGRAD_MAX_OF_V_HAT, "adagrad_step": ADAGRAD,
                  "rmsprop_step": RMSPROP.replace("if not state:", "if True:"),
                  "adam_step": ADAM, "adamw_step": ADAMW},
-        breaks=["test_rmsprop_step_state", "test_rmsprop_step_trajectory"],
-        mentions=["state reset on every call"]),
+        breaks=["test_rmsprop_step_state", "test_rmsprop_step_trajectory",
+                "test_amsgrad_step_fixed"],
+        mentions=["state reset on every call", "the maximum kept over the bias-corrected v_hat"]),
     "mira": Submission(
         "correct, written differently: explicit loops, in-place updates, reordered algebra",
-        answers={
+        answers={"amsgrad_step": '''
+for key in ("exp_avg", "exp_avg_sq", "max_exp_avg_sq"):
+    state.setdefault(key, np.zeros_like(w))
+t = state["step"] = state.get("step", 0) + 1
+state["exp_avg"] += (1 - beta1) * (dw - state["exp_avg"])
+state["exp_avg_sq"] = beta2 * state["exp_avg_sq"] + (1 - beta2) * dw ** 2
+np.fmax(state["max_exp_avg_sq"], state["exp_avg_sq"], out=state["max_exp_avg_sq"])
+denom = np.sqrt(state["max_exp_avg_sq"]) / np.sqrt(1 - beta2 ** t) + eps
+return w - (lr / (1 - beta1 ** t)) * state["exp_avg"] / denom
+''', 
             "adagrad_step": '''
 state.setdefault("sum", np.zeros_like(w))
 state["step"] = state.get("step", 0) + 1
@@ -114,7 +159,7 @@ return w - step_size * m / (np.sqrt(v) + eps * np.sqrt(1 - beta2**t))
         breaks=[]),
     "rex": Submission(
         "calls descentlab's Adam instead of writing the update (no credit for those parts)",
-        answers={"adagrad_step": ADAGRAD, "rmsprop_step": RMSPROP,
+        answers={"amsgrad_step": AMSGRAD, "adagrad_step": ADAGRAD, "rmsprop_step": RMSPROP,
                  "adam_step": '''
 from descentlab.optim import Adam
 w = w.copy()
@@ -133,7 +178,7 @@ return w
         "forgets the bias correction, then disables the checks from a cell of his own and "
         "blanks two test cells; the tests are restored and the re-check outside the notebook "
         "takes the points back",
-        answers={"adagrad_step": ADAGRAD, "rmsprop_step": RMSPROP,
+        answers={"amsgrad_step": AMSGRAD, "adagrad_step": ADAGRAD, "rmsprop_step": RMSPROP,
                  "adam_step": ADAM_NO_BIAS_CORRECTION, "adamw_step": ADAMW},
         added_cells=['''
 import descentlab.grading as _g

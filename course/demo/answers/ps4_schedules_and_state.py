@@ -47,10 +47,12 @@ SUBMISSIONS = {
         breaks=["test_triangular_values"],
         mentions=["a sawtooth"]),
     "lena": Submission(
-        "cuts the learning rate as soon as the count reaches patience",
-        answers={**CORRECT, "plateau_step": PLATEAU.replace("> patience", ">= patience")},
-        breaks=["test_plateau_step_reduces", "test_plateau_step_state"],
-        mentions=["the rate cut one epoch early"]),
+        "cuts the learning rate as soon as the count reaches patience; checkpoints step + 1",
+        answers={**CORRECT, "plateau_step": PLATEAU.replace("> patience", ">= patience"),
+                 # and saves the step it is about to take, not the one it took
+                 "checkpoint": CHECKPOINT.replace('"step": step', '"step": step + 1')},
+        breaks=["test_plateau_step_reduces", "test_plateau_step_state", "test_resume_continues"],
+        mentions=["the rate cut one epoch early", "the resumed step is wrong"]),
     "kofi": Submission(
         "checkpoints with dict(state), which keeps the live arrays",
         answers={**CORRECT,
@@ -58,7 +60,8 @@ SUBMISSIONS = {
         breaks=["test_checkpoint_snapshot"],
         mentions=["a shallow copy"]),
     "mira": Submission(
-        "correct, written differently: deepcopy, numpy's cos, a piecewise triangle",
+        "correct, written differently: numpy's cos, a piecewise triangle, a checkpoint with its own "
+        "key names and the resume that reads them",
         answers={
             "warmup_cosine": '''
 warm = min(1.0, (t + 1) / warmup)
@@ -73,19 +76,25 @@ rise = position if position <= step_size else 2 * step_size - position
 return base_lr + (max_lr - base_lr) * rise / step_size
 ''',
             "plateau_step": PLATEAU,
+            # the issue's example: other key names, its own matching resume
             "checkpoint": '''
 import copy
-return copy.deepcopy({"w": w, "state": state, "step": step})
+return {"params": w.copy(), "opt": copy.deepcopy(state), "t": step}
 ''',
             "resume": '''
 import copy
 saved = copy.deepcopy(checkpoint)
-return saved["w"], saved["state"], saved["step"]
+return saved["params"], saved["opt"], saved["t"]
 '''},
         breaks=[]),
     "rex": Submission(
         "builds the schedule from descentlab.schedulers",
-        answers={**CORRECT, "warmup_cosine": '''
+        answers={**CORRECT,
+                 # a correct pair in a tuple layout: only the round trip is graded
+                 "checkpoint": "return (w.copy(), {k: np.copy(v) for k, v in state.items()}, step)",
+                 "resume": "w, state, step = checkpoint\nreturn w.copy(), "
+                           "{k: np.copy(v) for k, v in state.items()}, step",
+                 "warmup_cosine": '''
 from descentlab.schedulers import cosine_annealing, linear_ramp
 if t < warmup:
     return float(linear_ramp(t, base_lr, 1 / warmup, 1.0, warmup - 1))

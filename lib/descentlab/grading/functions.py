@@ -29,6 +29,9 @@ class FunctionExercise(Exercise):
     plan: dict[str, FunctionPart] = field(default_factory=dict)
     #: how a call is named in feedback, from its arguments
     describe_call: Callable[[dict], str] = lambda kwargs: "returned value"
+    #: arguments the contract leaves untouched ("returns a new array"): each is
+    #: observed after the call, so overwriting the caller's array is a difference
+    untouched: tuple[str, ...] = ()
 
     def __post_init__(self):
         self.parts = {name: part.points for name, part in self.plan.items()}
@@ -48,8 +51,13 @@ class FunctionExercise(Exercise):
         observed = []
         for kwargs in case.data["calls"]:
             name = self.describe_call(kwargs)
-            out = self.call(fn, **copy.deepcopy(kwargs))
-            observed.append({name: out if isinstance(out, Raised) else snapshot(out)})
+            given = copy.deepcopy(kwargs)
+            out = self.call(fn, **given)
+            seen = {name: out if isinstance(out, Raised) else snapshot(out)}
+            for arg in self.untouched:
+                seen[f"the caller's {arg} after the call (the contract leaves it untouched)"] = \
+                    snapshot(given[arg])
+            observed.append(seen)
             if isinstance(out, Raised):
                 break
         return observed

@@ -14,7 +14,7 @@ from ...optim import SGD
 from ...schedulers import exponential_decay, inverse_time, step_decay
 from ..exercise import Case, Exercise, Mistake, Raised
 from ..functions import FunctionExercise, FunctionPart
-from ..report import Mismatch
+from ..report import Mismatch, compare
 
 A = "ps1_gradient_descent"
 
@@ -120,7 +120,40 @@ class MinibatchExercise(Exercise):
                             mistake="the rng argument ignored (NumPy's global random state used)",
                             hint="Use the generator passed in as rng, e.g. rng.permutation(n), "
                                  "not np.random.permutation, so runs are reproducible.")
+        return _independence(fn, n, bs, rng)
+
+
+#: epochs drawn for the independence check, and the count of "i followed by i + 1" above
+#: which it fails.  In a uniformly random order of n indices that count has mean (n-1)/n per
+#: epoch; over EPOCHS epochs it is close to Poisson(EPOCHS (n-1)/n) <= Poisson(EPOCHS), and
+#: Chernoff's bound gives P(count >= 2 EPOCHS + 10) < 1e-9 for EPOCHS = 50: a correct
+#: shuffle fails less than once in a billion gradings.
+EPOCHS = 50
+SUCCESSOR_LIMIT = 2 * EPOCHS + 10
+
+
+def _independence(fn, n, bs, rng):
+    """Every index's successor must be random, not only the batches' order: a shuffle of
+    whole blocks of consecutive indices passes every other check of this part."""
+    follows, blocky = 0, True
+    for _ in range(EPOCHS):
+        batches = _collect(fn, n, bs, rng)
+        if isinstance(batches, Mismatch):
+            return batches
+        order = np.concatenate(batches) if batches else np.array([], int)
+        follows += int(np.sum(np.diff(order) == 1))
+        blocky &= all(np.array_equal(b, np.arange(b[0], b[0] + b.size)) for b in batches if b.size)
+    if follows < SUCCESSOR_LIMIT:
         return None
+    found = Mismatch("the order", "property",
+                     f"in {EPOCHS} epochs an index was followed by the next one {follows} times; "
+                     f"a uniformly random order gives about {EPOCHS * (n - 1) / n:.0f}, and "
+                     f"{SUCCESSOR_LIMIT} or more has probability below 1e-9",
+                     hint="Shuffle the indices themselves, rng.permutation(n), then cut the "
+                          "shuffled order into batches.")
+    if blocky:
+        found.mistake = "only the order of the batches shuffled (each batch holds consecutive indices)"
+    return found
 
 
 def _mb_with_replacement(n, batch_size, rng):
@@ -146,6 +179,11 @@ def _mb_global(n, batch_size, rng):
     return [order[i:i + batch_size] for i in range(0, n, batch_size)]
 
 
+def _mb_blocks(n, batch_size, rng):
+    blocks = [np.arange(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]
+    return [blocks[i] for i in rng.permutation(len(blocks))]
+
+
 def _mb_shuffled(n, batch_size, rng):
     order = rng.permutation(n)
     return [order[i:i + batch_size] for i in range(0, n, batch_size)]
@@ -162,6 +200,8 @@ minibatch = MinibatchExercise(
         Mistake("not shuffled", "", _mb_sorted),
         Mistake("the same order every epoch", "", _mb_fixed_seed),
         Mistake("the rng argument ignored (NumPy's global random state used)", "", _mb_global),
+        Mistake("only the order of the batches shuffled (each batch holds consecutive indices)",
+                "", _mb_blocks),
     ],
 )
 
@@ -188,9 +228,14 @@ def _sgd_cases(specs):
     return tuple(cases)
 
 
+def _sgd_in_place(w, dw, lr, weight_decay=0.0):
+    w -= lr * (dw + weight_decay * w)
+    return w
+
+
 sgd = FunctionExercise(
     assignment=A, function="sgd_step", reference=_sgd_reference,
-    describe_call=lambda kw: "returned w",
+    describe_call=lambda kw: "returned w", untouched=("w", "dw"),
     plan={
         "plain": FunctionPart(1, _sgd_cases([((5,), 0.1, 0.0), ((3, 4), 0.5, 0.0)]),
                               _sgd_cases([((2, 2, 2), 0.01, 0.0), ((7,), 1.0, 0.0)])),
@@ -204,6 +249,9 @@ sgd = FunctionExercise(
         Mistake("weight decay not multiplied by the learning rate",
                 "The decay is part of the gradient: w - lr * (dw + weight_decay * w).",
                 lambda w, dw, lr, weight_decay=0.0: w - lr * dw - weight_decay * w),
+        Mistake("w updated in place (the caller's array is overwritten)",
+                "The docstring promises a new array: return w - lr * (dw + weight_decay * w) "
+                "instead of changing w with -=.", _sgd_in_place),
         Mistake("weight decay with the wrong sign",
                 "The L2 penalty's gradient is +weight_decay * w: it pulls w towards 0.",
                 lambda w, dw, lr, weight_decay=0.0: w - lr * (dw - weight_decay * w)),
@@ -290,12 +338,59 @@ class TrainExercise(Exercise):
     def check(self, fn, part, hidden=False):
         data = digits(seed=0)
         for case in self.cases(part, hidden):
-            out = self.call(fn, data.X_train.copy(), data.y_train.copy(), **case.data)
+            X, y = data.X_train.copy(), data.y_train.copy()
+            out = self.call(fn, X, y, **case.data)
             found = self._judge(part, out, case, data)
+            if found is None and not (np.array_equal(X, data.X_train)
+                                      and np.array_equal(y, data.y_train)):
+                found = Mismatch("X and y", "property", "train_softmax changed the training "
+                                 "data it was given", hint="Leave X and y as they are: index "
+                                 "them (X[idx]) rather than shuffling or scaling them in place.")
+            if found is None and part == "loss_history":
+                found = self._history(fn, out, case, data)
             if found is not None:
                 found.case = case.label
                 return found
         return None
+
+    def _comparable(self, case, n):
+        """Whether the student's minibatch_indices draws the reference's order from a seed.
+
+        The text asks for rng.permutation (or rng.shuffle of range(n)), which draw the
+        same order; another correct shuffle is fine, but then the exact history of a
+        run is not the reference's, and only the properties are checked."""
+        mine = self.partners.get("minibatch_indices")
+        if mine is None:
+            return True
+        seed, bs = case.data["seed"], case.data["batch_size"]
+        try:
+            got = [np.asarray(b) for b in mine(n, bs, np.random.default_rng(seed))]
+            want = list(minibatches(n, bs, np.random.default_rng(seed)))
+            return len(got) == len(want) and all(np.array_equal(a, b) for a, b in zip(got, want))
+        except Exception:  # noqa: BLE001 - a broken minibatch_indices is graded by its own test
+            return False
+
+    def _history(self, fn, out, case, data):
+        """The loss history against the reference run with the same seed: what is recorded
+        (the mean over the epoch's batches, each loss taken before its update), a new
+        order every epoch, and the seed reaching both the model and the shuffle."""
+        if not self._comparable(case, len(data.y_train)):
+            return None
+        losses = np.asarray(out[1], dtype=float)
+        expected = np.asarray(_train_reference(data.X_train, data.y_train, **case.data)[1])
+        found = compare("losses", expected, losses)
+        if found is None:
+            return None
+        epoch = int(np.argmax(~np.isclose(losses, expected, rtol=1e-6, atol=1e-9))) + 1
+        found.detail = (f"the mean training loss of epoch {epoch} is {losses[epoch - 1]:.8g}; the "
+                        f"reference run with the same seed records {expected[epoch - 1]:.8g}")
+        for mistake in self.mistakes:
+            variant = mistake.implementation(data.X_train, data.y_train, **case.data)[1]
+            if np.asarray(variant).shape == losses.shape and np.allclose(variant, losses,
+                                                                         rtol=1e-6, atol=1e-9):
+                found.mistake, found.hint = mistake.name, mistake.hint
+                break
+        return found
 
     @staticmethod
     def _judge(part, out, case, data):
@@ -353,31 +448,59 @@ def _train_reference(X, y, epochs=10, batch_size=32, lr=0.1, seed=0):
 
 def _train_variant(kind):
     def train(X, y, epochs=10, batch_size=32, lr=0.1, seed=0):
-        model = SoftmaxRegression(X.shape[1], 10, seed=seed)
-        rng = np.random.default_rng(seed)
+        model = SoftmaxRegression(X.shape[1], 10, seed=0 if kind == "model_seed" else seed)
+        rng = np.random.default_rng(0 if kind == "rng_seed" else seed)
         per_batch, per_epoch = [], []
         for _ in range(epochs):
+            if kind == "reseeded":
+                rng = np.random.default_rng(seed)
             epoch = []
             for idx in minibatches(len(y), batch_size, rng):
                 loss, grads = model.loss_and_grads(X[idx], y[idx])
                 for p, g in zip(model.params, grads):
                     p += lr * g if kind == "uphill" else -lr * g
+                if kind == "after_update":
+                    loss = model.loss_and_grads(X[idx], y[idx])[0]
                 epoch.append(loss)
             per_batch += epoch
-            per_epoch.append(float(np.mean(epoch)))
+            per_epoch.append({"last_batch": epoch[-1],
+                              "full_after": model.loss_and_grads(X, y)[0]}.get(kind, None)
+                             if kind in ("last_batch", "full_after") else float(np.mean(epoch)))
         return [p.copy() for p in model.params], per_batch if kind == "per_batch" else per_epoch
     return train
 
 
 train = TrainExercise(
     assignment=A, function="train_softmax", reference=_train_reference,
-    plan={"loss_history": (1, [dict(epochs=5, batch_size=32, lr=0.1, seed=0)],
-                           [dict(epochs=4, batch_size=64, lr=0.2, seed=3)]),
+    # several seeds: seed 0 alone cannot tell a model seeded with 0 from one seeded with seed
+    plan={"loss_history": (1, [dict(epochs=4, batch_size=32, lr=0.1, seed=0),
+                               dict(epochs=3, batch_size=50, lr=0.2, seed=3)],
+                           [dict(epochs=3, batch_size=64, lr=0.2, seed=1),
+                            dict(epochs=3, batch_size=20, lr=0.05, seed=2)]),
           "accuracy": (2, [dict(epochs=10, batch_size=32, lr=0.1, seed=0)],
                        [dict(epochs=8, batch_size=64, lr=0.2, seed=1)])},
+    needs=("minibatch_indices",),
     mistakes=[Mistake("one loss per minibatch instead of one per epoch", "",
                       _train_variant("per_batch")),
-              Mistake("the parameters move uphill", "", _train_variant("uphill"))],
+              Mistake("the parameters move uphill", "", _train_variant("uphill")),
+              Mistake("the last batch's loss recorded instead of the epoch's mean",
+                      "Record the mean of the losses of all the epoch's batches.",
+                      _train_variant("last_batch")),
+              Mistake("the loss recorded after the update instead of before it",
+                      "Record the loss that loss_and_grads returned, computed before the step.",
+                      _train_variant("after_update")),
+              Mistake("the loss on the whole training set at the end of the epoch recorded",
+                      "Record the mean of the minibatch losses computed during the epoch.",
+                      _train_variant("full_after")),
+              Mistake("the generator re-created every epoch (the same order every epoch)",
+                      "Create rng = np.random.default_rng(seed) once, before the epoch loop, so "
+                      "each epoch draws a new order.", _train_variant("reseeded")),
+              Mistake("the model not seeded with seed",
+                      "Create the model with SoftmaxRegression(X.shape[1], 10, seed=seed).",
+                      _train_variant("model_seed")),
+              Mistake("the shuffle not seeded with seed",
+                      "Create rng = np.random.default_rng(seed) and pass it to minibatch_indices.",
+                      _train_variant("rng_seed"))],
 )
 
 EXERCISES = [minibatch, sgd, exponential, inverse, step, train]

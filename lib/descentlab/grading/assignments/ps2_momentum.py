@@ -6,6 +6,7 @@ import numpy as np
 
 from ...optim import SGD, ClassicMomentum
 from ..exercise import Mistake
+from ..functions import FunctionExercise, FunctionPart
 from ..steppers import StepExercise, StepPart, from_optimizer
 
 A = "ps2_momentum"
@@ -183,4 +184,44 @@ nesterov = StepExercise(
     ],
 )
 
-EXERCISES = [sgd_momentum, classic, nesterov]
+# -- derive, then compute: the largest stable learning rate ---------------------------
+
+def _max_stable_lr(curvature, momentum):
+    """Heavy ball on f(theta) = curvature / 2 * theta^2 (PyTorch's form, no dampening).
+
+    (theta_t, theta_{t-1}) follows a linear map with characteristic polynomial
+    z^2 - (1 + mu - eta h) z + mu; for 0 <= mu < 1 both roots lie in the unit disc
+    exactly when 0 < eta h < 2 (1 + mu) (Polyak 1964; Goh, *Why momentum really
+    works*, Distill 2017)."""
+    return 2.0 * (1.0 + momentum) / curvature
+
+
+STABLE = [{"curvature": h, "momentum": mu} for h, mu in ((1.0, 0.0), (50.0, 0.9), (4.0, 0.5))]
+STABLE_HIDDEN = [{"curvature": h, "momentum": mu}
+                 for h, mu in ((0.3, 0.99), (1000.0, 0.25), (7.5, 0.0), (2.0, 0.75))]
+
+max_stable_lr = FunctionExercise(
+    assignment=A, function="max_stable_lr", reference=_max_stable_lr,
+    describe_call=lambda kw: f"the largest stable lr for curvature={kw['curvature']}, "
+                             f"momentum={kw['momentum']}",
+    plan={"derived": FunctionPart(2, tuple((f"curvature={c['curvature']}, momentum={c['momentum']}",
+                                            (c,)) for c in STABLE),
+                                  tuple((f"curvature={c['curvature']}, momentum={c['momentum']}",
+                                         (c,)) for c in STABLE_HIDDEN))},
+    mistakes=[
+        Mistake("gradient descent's bound 2/h, with the momentum left out",
+                "With momentum the bound grows: the characteristic polynomial's root at -1 "
+                "moves to eta h = 2 (1 + mu).", lambda curvature, momentum: 2.0 / curvature),
+        Mistake("2 (1 - mu) / h: the effective rate eta / (1 - mu) held to GD's bound",
+                "eta / (1 - mu) is the long-run rate for a constant gradient; stability is "
+                "decided by the root at z = -1, where the buffer alternates sign: "
+                "eta h < 2 (1 + mu).", lambda curvature, momentum: 2.0 * (1 - momentum) / curvature),
+        Mistake("(1 + mu) / h: the factor 2 lost",
+                "Put z = -1 in z^2 - (1 + mu - eta h) z + mu: 1 + (1 + mu - eta h) + mu = 0 "
+                "gives eta h = 2 (1 + mu).", lambda curvature, momentum: (1.0 + momentum) / curvature),
+        Mistake("multiplied by the curvature instead of divided",
+                "A sharper bowl (larger h) allows a smaller step: the bound is 2 (1 + mu) / h.",
+                lambda curvature, momentum: 2.0 * (1.0 + momentum) * curvature),
+    ])
+
+EXERCISES = [sgd_momentum, classic, nesterov, max_stable_lr]

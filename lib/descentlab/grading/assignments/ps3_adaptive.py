@@ -194,6 +194,37 @@ def _adam_reset(w, dw, state, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
     return w - lr * (m / (1 - beta1 ** t)) / (np.sqrt(v / (1 - beta2 ** t)) + eps)
 
 
+def _adam_m_uncorrected(w, dw, state, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    t, m, v = _adam_parts(w, dw, state, beta1, beta2)
+    return w - lr * m / (np.sqrt(v / (1 - beta2 ** t)) + eps)
+
+
+def _adam_v_uncorrected(w, dw, state, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    t, m, v = _adam_parts(w, dw, state, beta1, beta2)
+    return w - lr * (m / (1 - beta1 ** t)) / (np.sqrt(v) + eps)
+
+
+def _adam_v_with_g(w, dw, state, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    t = _zeros_like_state(state, w, "exp_avg", "exp_avg_sq")
+    state["exp_avg"] = beta1 * state["exp_avg"] + (1 - beta1) * dw
+    state["exp_avg_sq"] = beta2 * state["exp_avg_sq"] + (1 - beta2) * dw
+    with np.errstate(all="ignore"):
+        return w - lr * (state["exp_avg"] / (1 - beta1 ** t)) / (
+            np.sqrt(state["exp_avg_sq"] / (1 - beta2 ** t)) + eps)
+
+
+def _adam_t_ahead(w, dw, state, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    t, m, v = _adam_parts(w, dw, state, beta1, beta2, t_offset=1)
+    return w - lr * (m / (1 - beta1 ** t)) / (np.sqrt(v / (1 - beta2 ** t)) + eps)
+
+
+def _adam_compounding(w, dw, state, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    # the course sources' bug: the corrected averages stored back, corrected again next step
+    t, m, v = _adam_parts(w, dw, state, beta1, beta2)
+    state["exp_avg"], state["exp_avg_sq"] = m / (1 - beta1 ** t), v / (1 - beta2 ** t)
+    return w - lr * state["exp_avg"] / (np.sqrt(state["exp_avg_sq"]) + eps)
+
+
 ADAM_STATE = {"step": "step", "exp_avg": "exp_avg", "exp_avg_sq": "exp_avg_sq"}
 
 
@@ -223,6 +254,18 @@ ADAM_MISTAKES = [
     Mistake("state reset on every call",
             "Create m, v and the step count only when `state` is empty; keep them between calls.",
             _adam_reset),
+    Mistake("m used without its bias correction (m instead of m_hat)",
+            "Correct both averages: the step uses m_hat = m / (1 - beta1**t).", _adam_m_uncorrected),
+    Mistake("v used without its bias correction (v instead of v_hat)",
+            "Correct both averages: the step uses v_hat = v / (1 - beta2**t).", _adam_v_uncorrected),
+    Mistake("v updated with the gradient instead of its square",
+            "The second moment averages squared gradients: (1 - beta2) * dw * dw.", _adam_v_with_g),
+    Mistake("the bias correction one step ahead (t + 1 instead of t)",
+            "Increment the step count once per call and correct with that t: the first step "
+            "uses 1 - beta1**1.", _adam_t_ahead),
+    Mistake("the bias-corrected averages stored back into the state (a correction that compounds)",
+            "Keep m and v uncorrected in the state; compute m_hat and v_hat in local variables.",
+            _adam_compounding),
 ]
 
 adam = StepExercise(
@@ -311,4 +354,59 @@ adamw = StepExercise(
     ] + [_inside_adamw(m) for m in ADAM_MISTAKES],
 )
 
-EXERCISES = [adagrad, rmsprop, adam, adamw]
+# -- find the bug: AMSGrad ------------------------------------------------------------
+
+def _amsgrad(max_of="v", eps_inside=False, no_max=False):
+    """AMSGrad variants: torch's (max over the raw v, corrected after), and the bugs."""
+    def step(w, dw, state, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+        t, m, v = _adam_parts(w, dw, state, beta1, beta2)
+        state.setdefault("max_exp_avg_sq", np.zeros_like(w))
+        if no_max:
+            kept = v / (1 - beta2 ** t)
+        elif max_of == "v_hat":
+            state["max_exp_avg_sq"] = np.maximum(state["max_exp_avg_sq"], v / (1 - beta2 ** t))
+            kept = state["max_exp_avg_sq"]
+        else:
+            state["max_exp_avg_sq"] = np.maximum(state["max_exp_avg_sq"], v)
+            kept = state["max_exp_avg_sq"] / (1 - beta2 ** t)
+        m_hat = m / (1 - beta1 ** t)
+        return w - lr * m_hat / (np.sqrt(kept + eps) if eps_inside else np.sqrt(kept) + eps)
+    return step
+
+
+AMSGRAD_STATE = {**ADAM_STATE, "max_exp_avg_sq": "max_exp_avg_sq"}
+
+
+def _amsgrad_hyper(h):
+    return {**_adam_hyper(h), "amsgrad": True}
+
+
+amsgrad = StepExercise(
+    assignment=A, function="amsgrad_step",
+    reference=from_optimizer(Adam, {}, AMSGRAD_STATE, hyper_map=_amsgrad_hyper),
+    state_keys=("step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"),
+    plan={
+        # gradients that shrink, so v falls below its maximum and the max matters
+        "fixed": StepPart(points=2, steps=30, observe=("w", "state"),
+                          hyper=({"lr": 0.01, "beta1": 0.9, "beta2": 0.99, "eps": 1e-3},
+                                 {"lr": 0.05, "beta1": 0.8, "beta2": 0.9, "eps": 1e-8}),
+                          hidden_hyper=({"lr": 0.02, "beta1": 0.7, "beta2": 0.95, "eps": 1e-6},
+                                        {"lr": 0.1, "beta1": 0.9, "beta2": 0.999, "eps": 0.1})),
+    },
+    mistakes=[
+        Mistake("the handed version unchanged (max over v_hat, eps inside the square root)",
+                "Two lines are wrong: keep the maximum of the raw v and bias-correct it after, "
+                "and add eps after the square root.", _amsgrad("v_hat", eps_inside=True)),
+        Mistake("the maximum kept over the bias-corrected v_hat instead of v",
+                "torch keeps max(v) in state['max_exp_avg_sq'] and divides by 1 - beta2**t "
+                "afterwards; the maximum of v_hat remembers the large early corrections.",
+                _amsgrad("v_hat")),
+        Mistake("eps inside the square root",
+                "AMSGrad, like Adam, adds eps after the square root.", _amsgrad(eps_inside=True)),
+        Mistake("plain Adam: the running maximum not used in the step",
+                "Divide by the square root of the (corrected) running maximum, not of v_hat.",
+                _amsgrad(no_max=True)),
+    ],
+)
+
+EXERCISES = [adagrad, rmsprop, adam, adamw, amsgrad]

@@ -254,6 +254,44 @@ def _start(seed, n_steps):
     return grads, _run(w, state, grads[:5]), state
 
 
+def _first_change(before, after, path="checkpoint"):
+    """Where a checkpoint differs from a deep copy taken when it was made (None if nowhere).
+
+    The walk follows the student's own layout (any keys, lists or tuples), so no
+    key name is assumed: the text never fixed them."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        for key in before:
+            found = _first_change(before[key], after.get(key), f"{path}[{key!r}]")
+            if found:
+                return found
+        return None
+    if isinstance(before, (list, tuple)) and isinstance(after, (list, tuple)):
+        for i, (b, a) in enumerate(zip(before, after)):
+            found = _first_change(b, a, f"{path}[{i}]")
+            if found:
+                return found
+        return None
+    if isinstance(before, np.ndarray):
+        return None if (isinstance(after, np.ndarray) and np.array_equal(before, after)) else path
+    try:
+        return None if bool(before == after) else path
+    except Exception:  # noqa: BLE001 - an object without a usable ==; judged elsewhere
+        return None
+
+
+def _inputs_changed(w, state, w_was, state_was, function):
+    """A Mismatch if ``function`` changed the run it was handed (its contract: untouched)."""
+    if not np.array_equal(w, w_was):
+        return Mismatch("w", "property", f"{function} changed the live parameters it was given",
+                        mistake=None, hint=f"{function} must leave its arguments as they are.")
+    if set(state) != set(state_was) or _first_change(state_was, state, "state"):
+        return Mismatch("state", "property",
+                        f"{function} changed the live optimizer state it was given "
+                        f"({_first_change(state_was, state, 'state') or 'its keys'})",
+                        hint=f"{function} must leave its arguments as they are.")
+    return None
+
+
 @dataclass
 class _RunExercise(Exercise):
     plan: dict = field(default_factory=dict)
@@ -267,63 +305,98 @@ class _RunExercise(Exercise):
                      "saved after 5 of 10 steps", {"seed": s}) for s in seeds]
 
     def check_case(self, fn, case):
-        return self.judge(fn, case.data["seed"])
+        m = self.judge(fn, case.data["seed"])
+        if m is not None:
+            m.case = case.label
+        return m
 
 
 @dataclass
 class CheckpointExercise(_RunExercise):
+    """The checkpoint on its own: picklable, leaves the run alone, and is not changed
+    by the training that goes on.  Which keys it uses is the student's choice (the
+    text fixes none), so nothing here reads a key; whether it holds enough to
+    continue is the round trip, graded with resume."""
+
     def judge(self, checkpoint, seed):
         grads, w, state = _start(seed, 10)
+        w_was, state_was = w.copy(), {k: snapshot(v) for k, v in state.items()}
         saved = self.call(checkpoint, w, state, 5)
         if isinstance(saved, Raised):
             return Mismatch("checkpoint", "error", f"the function raised {saved}")
-        frozen = _checkpoint_reference(w, state, 5)
+        if (m := _inputs_changed(w, state, w_was, state_was, "checkpoint")) is not None:
+            return m
         try:
-            pickle.loads(pickle.dumps(saved))
+            pickle.dumps(saved)
         except Exception as exc:  # noqa: BLE001 - whatever the student put in it
             return Mismatch("the checkpoint", "type", f"it cannot be pickled to a file: {exc}")
+        frozen = snapshot(saved)
         _run(w, state, grads[5:])  # the live run goes on, updating its arrays in place
-        if not isinstance(saved, dict):
-            return Mismatch("the checkpoint", "type", f"expected a dict, got {type(saved).__name__}")
-        for key, want in frozen.items():
-            got = saved.get(key)
-            pairs = ([(f"checkpoint['state'][{k!r}]", v, got.get(k)) for k, v in want.items()]
-                     if key == "state" and isinstance(got, dict) else
-                     [(f"checkpoint[{key!r}]", want, got)])
-            for name, expected, actual in pairs:
-                m = compare(name, expected, actual)
-                if m is not None:
-                    if m.problem == "value":
-                        m.detail += ", once the run went on"
-                        m.mistake = "the checkpoint shares arrays with the live run (a shallow copy)"
-                        m.hint = ("Copy every array into the checkpoint: w.copy() and a copy of each "
-                                  "state array; dict(state) copies the dict, not the arrays in it.")
-                    return m
+        where = _first_change(frozen, saved)
+        if where is not None:
+            return Mismatch(where, "value", "it changed when the live run took 5 more steps after "
+                            "the checkpoint was made",
+                            mistake="the checkpoint shares arrays with the live run (a shallow copy)",
+                            hint="Copy every array into the checkpoint: w.copy() and a copy of each "
+                                 "state array; dict(state) copies the dict, not the arrays in it.")
         return None
 
 
 @dataclass
 class ResumeExercise(_RunExercise):
+    """The student's own pair, round trip: checkpoint -> pickle -> resume -> the same
+    continuation as the run that never stopped, twice from one checkpoint.  The
+    checkpoint is pickled the moment it is made, so a shallow checkpoint (checkpoint's
+    own test) costs nothing here."""
+
+    needs: tuple[str, ...] = ("checkpoint",)
+
     def judge(self, resume, seed):
         grads, w, state = _start(seed, 10)
-        saved = pickle.loads(pickle.dumps(_checkpoint_reference(w, state, 5)))  # as if from disk
+        make = self.partners.get("checkpoint", _checkpoint_reference)
+        saved = self.call(make, w, state, 5)
+        if isinstance(saved, Raised):
+            # "(in your <function>": the wording the feedback uses for a partner's failure
+            return Mismatch("resume", "error", f"the function raised {saved} (in your checkpoint, "
+                            "which this round trip uses)")
+        try:
+            blob = pickle.dumps(saved)  # written to disk at once: later training cannot reach it
+        except Exception as exc:  # noqa: BLE001 - whatever the student put in it
+            return Mismatch("the checkpoint", "type", "your checkpoint, which this round trip uses, "
+                            f"cannot be pickled: {exc}")
         straight = _run(w, state, grads[5:])
+        loaded = pickle.loads(blob)
         for attempt in (1, 2):  # resuming twice from one checkpoint must give the same run
-            out = self.call(resume, saved)
+            out = self.call(resume, loaded)
             if isinstance(out, Raised):
-                return Mismatch("resume", "error", f"the function raised {out}")
+                return Mismatch("resume", "error", f"the function raised {out} when given the "
+                                "checkpoint your checkpoint() made")
             if not (isinstance(out, tuple) and len(out) == 3):
                 return Mismatch("resume", "type", f"expected (w, state, step), got {out!r:.80}")
             w2, state2, step2 = out
             if (m := compare("the resumed step", 5, step2)) is not None:
+                m.hint = ("The run was saved after 5 steps, so it resumes at step 5; the step "
+                          "travels through your checkpoint and your resume.")
                 return m
+            if not isinstance(w2, np.ndarray) or not isinstance(state2, dict):
+                return Mismatch("resume", "type", "expected w as a numpy array and state as a "
+                                f"dict, got {type(w2).__name__} and {type(state2).__name__}")
+            try:
+                resumed = _run(w2, state2, grads[5:])
+            except Exception as exc:  # noqa: BLE001 - e.g. a buffer restored as a list
+                return Mismatch("the resumed run", "error", "momentum_step failed on what resume "
+                                f"returned: {type(exc).__name__}: {exc}")
             m = compare(f"w after resuming (attempt {attempt}) and running the last 5 steps",
-                        straight, _run(w2, state2, grads[5:]))
+                        straight, resumed)
             if m is not None:
                 if attempt == 2:
                     m.mistake = "resume hands out the checkpoint's own arrays"
                     m.hint = ("Return copies from resume: the first resumed run updated the "
                               "checkpoint's arrays in place, so the second one started elsewhere.")
+                else:
+                    m.hint = ("The run resumed through your checkpoint and your resume differs "
+                              "from the run that never stopped: check that the checkpoint saves "
+                              "w, every state entry and the step, and that resume restores them.")
                 return m
         return None
 
