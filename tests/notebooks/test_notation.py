@@ -31,7 +31,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
-NOTEBOOK_FOLDERS = ["lectures"]
+NOTEBOOK_FOLDERS = ["lectures", "solutions"]
 # lecture notebooks by other branches join automatically; list a stem here only
 # while its own notation pass is still under way
 NOT_YET = ()
