@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import inspect
 
+from .. import _checks
 from .exercise import Exercise
 from .guard import ReferenceUsed, Tripwire, static_uses
 from .report import Mismatch
@@ -55,6 +56,9 @@ def _guarded(fn, forbidden):
 def _partner(fn, name: str, in_process: bool):
     """Another function from the same notebook as ``fn`` (None if it has none)."""
     if not in_process:
+        if not hasattr(fn, "process"):
+            raise TypeError(f"in_process=False is for functions proxied from the sandbox, "
+                            f"got {type(fn).__name__}")
         return fn.process.function(name)
     namespace = getattr(inspect.unwrap(fn), "__globals__", {})
     partner = namespace.get(name)
@@ -68,6 +72,15 @@ def evaluate(exercise: Exercise, fn, part: str, hidden: bool = False, *,
     ``in_process=False`` is for functions proxied from the sandbox, where the
     reference cannot even be imported and tracing would only see the proxy.
     """
+    if not isinstance(exercise, Exercise):
+        raise TypeError(f"exercise must be an Exercise, as find() returns, got "
+                        f"{type(exercise).__name__}")
+    # several exercises override Exercise.check, so the part is checked here
+    if not isinstance(part, str) or part not in exercise.parts:
+        raise ValueError(f"part must be one of {sorted(exercise.parts)} for {exercise.id}, "
+                         f"got {part!r}")
+    hidden = _checks.boolean(hidden, "hidden", "evaluate")
+    in_process = _checks.boolean(in_process, "in_process", "evaluate")
     functions = {exercise.function: fn}
     for name in exercise.needs:
         partner = _partner(fn, name, in_process)
