@@ -152,3 +152,21 @@ def test_vectorised_over_any_shape_and_a_float_for_a_scalar(name):
     assert f(np.zeros(0)).shape == (0,)
     mid = f(np.array([10.5]))[0]  # non-integer steps interpolate, for smooth plots
     assert np.isfinite(mid)
+
+
+# found by tests/fuzz: a user's function returning an int beyond the float
+# range raised OverflowError from numpy or from float arithmetic
+def test_a_user_function_must_return_floats():
+    import descentlab.optim as dlo
+
+    huge = lambda t: 10**400  # noqa: E731
+    with pytest.raises(ValueError, match="cyclic: scale_fn returned a number too large"):
+        dls.cyclic(3, 0.01, 0.1, step_size_up=2, scale_fn=huge)
+    with pytest.raises(ValueError, match=r"sequential: schedules\[0\] returned a number too large"):
+        dls.sequential(3, [huge], [])
+    with pytest.raises(TypeError, match=r"sequential: schedules\[1\] must return numbers"):
+        dls.sequential([1, 5], [lambda t: t, lambda t: "x"], [4])
+    with pytest.raises(ValueError, match=r"CyclicLR: scale_fn\(1\) is too large for a float"):
+        dls.CyclicLR(dlo.SGD([np.zeros(1)], lr=0.1, momentum=0.9), 0.01, 0.1, scale_fn=huge)
+    # numbers still pass through unchanged
+    assert dls.sequential(3, [lambda t: 0.5 * np.ones_like(t)], []) == 0.5

@@ -128,6 +128,9 @@ class ReduceLROnPlateau(LRScheduler):
     def _next(self, epoch, initial):
         raise TypeError("ReduceLROnPlateau steps on a metric: call step(metric)")
 
+    def _can_dry_run(self):
+        return False
+
 
 def _metric(value) -> float:
     if isinstance(value, (str, bytes, bool, np.bool_)):
