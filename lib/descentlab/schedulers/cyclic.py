@@ -43,8 +43,14 @@ def _builtin_scale(mode, gamma, x):
     if mode == "triangular":
         return 1.0
     if mode == "triangular2":
-        return 1 / (2.0 ** (x - 1))
-    return gamma ** x
+        # torch writes 1 / 2.0 ** (x - 1), the same power of two wherever it
+        # does not overflow: from cycle 1025 on (2050 steps at step_size_up=1)
+        # it raised OverflowError, where this underflows to 0 (found by the fuzz)
+        return 2.0 ** -(x - 1)
+    try:
+        return gamma ** x
+    except OverflowError:  # gamma > 1 after many steps: the optimizer refuses an infinite lr
+        return math.inf
 
 
 class CyclicLR(LRScheduler):
