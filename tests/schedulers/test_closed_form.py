@@ -198,3 +198,11 @@ def test_exp_range_with_gamma_above_one_ends_in_a_named_error():
     with pytest.raises(ValueError, match="the schedule gives lr=(inf|nan)"):
         for _ in range(2000):
             sched.step()
+
+
+def test_scale_fn_is_total_on_any_cycle_number():
+    import descentlab.optim as dlo
+
+    opt = dlo.SGD([np.zeros(1)], lr=0.1, momentum=0.9)
+    sched = dls.CyclicLR(opt, 0.0, 1.0, mode="triangular2")
+    assert sched.scale_fn(-1023.0) == math.inf  # 2**1024, beyond the float range

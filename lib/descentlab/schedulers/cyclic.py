@@ -42,14 +42,14 @@ def _builtin_scale(mode, gamma, x):
     """The amplitude factor of the built-in policies, at cycle or step ``x``."""
     if mode == "triangular":
         return 1.0
-    if mode == "triangular2":
-        # torch writes 1 / 2.0 ** (x - 1), the same power of two wherever it
-        # does not overflow: from cycle 1025 on (2050 steps at step_size_up=1)
-        # it raised OverflowError, where this underflows to 0 (found by the fuzz)
-        return 2.0 ** -(x - 1)
     try:
+        if mode == "triangular2":
+            # torch writes 1 / 2.0 ** (x - 1), the same power of two wherever it
+            # does not overflow: from cycle 1025 on (2050 steps at step_size_up=1)
+            # it raised OverflowError, where this underflows to 0 (found by the fuzz)
+            return 2.0 ** -(x - 1)
         return gamma ** x
-    except OverflowError:  # gamma > 1 after many steps: the optimizer refuses an infinite lr
+    except OverflowError:  # e.g. gamma > 1 after many steps: the optimizer refuses an infinite lr
         return math.inf
 
 
