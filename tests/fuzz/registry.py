@@ -40,11 +40,15 @@ EXEMPT = {
                        "subclass (and so every inherited method) is fuzzed",
     "optim.Hyper": "a descriptor taking a check function, fuzzed through every hyperparameter",
     "schedulers.LRScheduler": "abstract base class; every subclass is fuzzed",
-    "layers.BatchNormCache": "a plain record; forged ones are fuzzed as backward's cache",
-    "layers.DropoutCache": "a plain record; forged ones are fuzzed as backward's cache",
-    "layers.LayerNormCache": "a plain record; forged ones are fuzzed as backward's cache",
     "grading.GradingFailure": "the verdict exception itself",
 }
+#: Named tuples (the layers' caches) are plain records, exempt as a kind: any
+#: value builds one, and forged ones are fuzzed as backward's ``cache``.
+RECORD_REASON = "a plain record (named tuple); forged ones are fuzzed where they are taken"
+
+
+def _is_record(obj) -> bool:
+    return isinstance(obj, type) and issubclass(obj, tuple) and hasattr(obj, "_fields")
 
 #: Exceptions that are a target's documented verdict, not a validation failure.
 VERDICTS: dict[str, tuple[str, ...]] = {
@@ -124,7 +128,7 @@ def targets(module: str) -> tuple[list[Target], list[str]]:
         if not callable(obj):
             continue  # constants such as SURFACES
         tid = f"{module}.{name}"
-        if tid in EXEMPT:
+        if tid in EXEMPT or _is_record(obj):
             exempt.append(tid)
             continue
         found.append(Target(tid, module, None, obj))
@@ -729,6 +733,8 @@ ARGS: dict[str, Arg] = {
     "min_lr": Arg(_num(0.0, 1e-3) | st.lists(_num(0.0, 1e-3), min_size=1, max_size=1), neg),
     "decay_rate": Arg(nonneg, neg),
     "power": Arg(nonneg, neg),
+    "T_0": Arg(small_ints, V.bad_ints | st.just(0)),
+    "T_mult": Arg(st.integers(1, 3), V.bad_ints | st.just(0)),
     "schedulers": Arg(_schedulers, _bad_schedulers),
     "schedules": Arg(st.lists(_user_fn(None), min_size=1, max_size=3),
                      st.sampled_from([[], [3], "f", (print, 3)])),
@@ -756,6 +762,8 @@ ARGS: dict[str, Arg] = {
     "running_mean": per_feature(V.bad_arrays(), V.bad_arrays()),
     "running_var": per_feature(V.bad_arrays(), V.bad_arrays()),
     "training": Arg(bools),
+    # group normalisation's group count (the norm branch), whatever it is called
+    **{name: Arg(st.integers(1, 4), V.bad_ints | st.just(0)) for name in ("num_groups", "groups")},
     "p": Arg(unit, bad_unit | neg),
     "cache": Arg(_cache, _bad_cache),
     "dout": Arg(_dout, _bad_dout),
