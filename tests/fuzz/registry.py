@@ -50,6 +50,13 @@ RECORD_REASON = "a plain record (named tuple); forged ones are fuzzed where they
 def _is_record(obj) -> bool:
     return isinstance(obj, type) and issubclass(obj, tuple) and hasattr(obj, "_fields")
 
+#: Targets whose plausible inputs cannot succeed, with the reason (every other
+#: target with arguments must both succeed and refuse during its fuzz).
+ONE_SIDED = {
+    "grading.check": "it passes only a correct implementation of the exercise; the fuzz's "
+                     "student functions are all wrong, so it ends in the verdict",
+}
+
 #: Exceptions that are a target's documented verdict, not a validation failure.
 VERDICTS: dict[str, tuple[str, ...]] = {
     "grading.check": ("GradingFailure",),
@@ -460,9 +467,15 @@ def _array_like_x(ctx, fallback):
     x = ctx.drawn.get("x")
     if not isinstance(x, np.ndarray) or x.ndim == 0:
         return fallback
-    shapes = {(x.shape[1],) if x.ndim >= 2 else (x.shape[0],), (x.shape[-1],), x.shape[1:] or (1,)}
     dtype = x.dtype if x.dtype in V.FLOATS else np.float64
-    return st.sampled_from(sorted(shapes)).flatmap(
+    if "_feature_shape" in ctx.drawn:  # one layout for gamma, beta, ... of an example
+        return V.guarded(ctx.guards, ctx.drawn["_feature_shape"], dtype, readonly_ok=True)
+    shapes = {(x.shape[1],) if x.ndim >= 2 else (x.shape[0],), (x.shape[-1],), x.shape[1:] or (1,)}
+
+    def remember(shape):
+        ctx.drawn["_feature_shape"] = shape
+        return shape
+    return st.sampled_from(sorted(shapes)).map(remember).flatmap(
         lambda s: V.guarded(ctx.guards, s, dtype, readonly_ok=True))
 
 
@@ -479,7 +492,7 @@ def per_feature(fallback_valid, fallback_bad):
 
 
 def _layer_x(ctx):
-    return V.small_shapes(1, 4, 1, 4).flatmap(
+    return V.small_shapes(1, 4, 2, 4).flatmap(
         lambda s: V.guarded(ctx.guards, s, readonly_ok=True))
 
 
@@ -647,6 +660,14 @@ modes = st.sampled_from(["fan_in", "fan_out", "triangular", "triangular2", "exp_
 bad_modes = st.sampled_from(["FAN_IN", "", "fan", "tri", "minimum", b"min"])
 
 
+def _coef_for_kind(ctx):
+    """As many coefficients as the formula of the drawn kind reads (or any number)."""
+    from descentlab.surfaces import catalog
+    need = catalog._COEFFICIENTS.get(ctx.drawn.get("kind"))
+    sizes = st.integers(0, 6) if need is None else st.just(need) | st.just(need + 4)
+    return sizes.map(lambda k: np.full(k, 0.5))
+
+
 def _surface_ctor(**over):
     return {
         "Surface.name": Arg(st.sampled_from(["quadratic", "x"])),
@@ -660,8 +681,7 @@ def _surface_ctor(**over):
         "Surface.saddles": Arg(st.lists(pairs, max_size=2).map(tuple)),
         "Surface.min_value": Arg(st.none() | anyreal),
         "Surface.kind": Arg(st.integers(0, 7), V.bad_ints | st.sampled_from([8, 100, -1])),
-        "Surface.coef": Arg(st.builds(lambda k: np.ones(k), st.integers(0, 6)),
-                            V.bad_arrays()),
+        "Surface.coef": Arg(_coef_for_kind, V.bad_arrays()),
         "Quadratic.lam_min": Arg(small_pos, neg),
         "Quadratic.lam_max": Arg(small_pos, neg),
         **over,

@@ -65,7 +65,8 @@ def test_only_value_and_type_errors_come_out(module):
     failures = [f"{r['done']}: {r['failure']}" for r in done if r["failure"]]
     total = sum(r["examples"] for r in done)
     print(f"\n{module}: {len(done)} targets, {total} examples "
-          f"({EXAMPLES} per target, plus shrinking)")
+          f"({EXAMPLES} per target, plus shrinking), "
+          f"{sum(r['ok'] for r in done)} succeeded, {sum(r['refused'] for r in done)} refused")
     assert not failures, "\n\n".join(failures)
     fuzzed = {r["done"] for r in done if not r.get("skipped")}
     expected = {t.id for t in R.targets(module)[0]}
@@ -76,6 +77,11 @@ def test_only_value_and_type_errors_come_out(module):
            if r["examples"] < examples_for(targets[r["done"]], EXAMPLES)
            and (R.parameters(targets[r["done"]]) or targets[r["done"]].owner is not None)]
     assert not few, f"targets that ran fewer examples than asked: {few}"
+    # both sides of "success, or ValueError/TypeError" are exercised
+    one_sided = [(r["done"], r["ok"], r["refused"]) for r in done
+                 if R.parameters(targets[r["done"]]) and min(r["ok"], r["refused"]) == 0
+                 and r["done"] not in R.ONE_SIDED]
+    assert not one_sided, f"(target, successes, refusals) never seen on one side: {one_sided}"
 
 
 @pytest.mark.parametrize("module", R.MODULES)

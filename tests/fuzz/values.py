@@ -41,7 +41,8 @@ class Guards:
         buf[:_PAD] = _CANARY
         buf[_PAD + n:] = _CANARY
         a = buf[_PAD:_PAD + n].reshape(shape)
-        a[...] = _fill(shape, fill, seed)
+        with np.errstate(over="ignore"):  # 1e300 in float32 is inf, on purpose
+            a[...] = _fill(shape, fill, seed)
         self._buffers.append((buf, buf[:_PAD].tobytes() + buf[_PAD + n:].tobytes()))
         if readonly:
             a.flags.writeable = False

@@ -7,7 +7,8 @@ object per line on stdout:
 * ``{"run": id, "example": ...}`` just before each call, flushed, so that if
   the process dies (segfault, abort) the parent knows the example that
   killed it;
-* ``{"done": id, "examples": n, "failure": null | text}`` per target;
+* ``{"done": id, "examples": n, "ok": n, "refused": n, "failure": null | text}``
+  per target (calls that succeeded, and that raised ValueError/TypeError);
 * ``{"end": true}`` when every target has run.
 
 A failure is any exception other than ValueError, TypeError or the target's
@@ -103,9 +104,10 @@ def _probe(result, ctx: R.Ctx) -> None:
             backward(np.ones_like(out), cache)
 
 
-def fuzz(target: R.Target, examples: int) -> tuple[int, str | None]:
+def fuzz(target: R.Target, examples: int) -> tuple[int, dict[str, int], str | None]:
     allowed = _allowed(target)
     count = 0
+    outcomes = {"ok": 0, "refused": 0}
 
     @settings(max_examples=examples, deadline=None, database=None, derandomize=True,
               suppress_health_check=list(HealthCheck), report_multiple_bugs=False,
@@ -125,8 +127,9 @@ def fuzz(target: R.Target, examples: int) -> tuple[int, str | None]:
                 warnings.simplefilter("ignore")
                 result = fn(**kwargs)
                 _probe(result, ctx)
+            outcomes["ok"] += 1
         except allowed:
-            pass
+            outcomes["refused"] += 1
         except Exception as exc:  # noqa: BLE001 - any other exception is the finding
             tb = "".join(traceback.format_exception(exc)[-6:])
             raise Finding(f"{type(exc).__name__}: {exc}\n    example: {example}\n{tb}") from None
@@ -138,11 +141,12 @@ def fuzz(target: R.Target, examples: int) -> tuple[int, str | None]:
     try:
         run()
     except Finding as found:
-        return count, str(found)
+        return count, outcomes, str(found)
     except Exception as exc:  # noqa: BLE001 - a failure while drawing or building an instance
         tb = "".join(traceback.format_exception(exc)[-8:])
-        return count, f"{type(exc).__name__} outside the call (building inputs): {exc}\n{tb}"
-    return count, None
+        return count, outcomes, (f"{type(exc).__name__} outside the call (building inputs): "
+                                 f"{exc}\n{tb}")
+    return count, outcomes, None
 
 
 def examples_for(target: R.Target, examples: int) -> int:
@@ -168,8 +172,8 @@ def main(argv: list[str]) -> int:
             _emit(done=target.id, examples=0, failure=None, skipped=R.missing(target))
             continue
         start = time.perf_counter()
-        n, failure = fuzz(target, examples_for(target, examples))
-        _emit(done=target.id, examples=n, failure=failure,
+        n, outcomes, failure = fuzz(target, examples_for(target, examples))
+        _emit(done=target.id, examples=n, failure=failure, **outcomes,
               seconds=round(time.perf_counter() - start, 2))
     _emit(end=True)
     return 0
