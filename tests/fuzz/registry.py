@@ -754,6 +754,8 @@ ARGS: dict[str, Arg] = {
     "decay_rate": Arg(nonneg, neg),
     "power": Arg(nonneg, neg),
     "T_0": Arg(small_ints, V.bad_ints | st.just(0)),
+    # CosineAnnealingWarmRestarts.step(epoch=None) (the l04 branch): torch's fractional epoch
+    "epoch": Arg(st.none() | st.integers(0, 30) | _num(0.0, 30.0), V.bad_ints | neg),
     "T_mult": Arg(st.integers(1, 3), V.bad_ints | st.just(0)),
     "schedulers": Arg(_schedulers, _bad_schedulers),
     "schedules": Arg(st.lists(_user_fn(None), min_size=1, max_size=3),
