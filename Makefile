@@ -16,14 +16,13 @@ export NUMBA_CACHE_DIR ?= $(abspath .numba_cache)
 NOJIT_TESTS := tests/optim tests/schedulers tests/layers tests/surfaces tests/test_init.py \
                tests/test_data.py tests/test_models.py tests/test_jit.py
 
-ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings
 
-.PHONY: course test test-fast test-nojit lab bench lock clean-venv help
+.PHONY: course test test-fast test-nojit lab bench lock clean-venv help chromium
 help:
 	@echo "make course   release assignments, run lectures, grade the demo class"
 	@echo "make test     the whole test suite (what CI runs)"
-	@echo "make lab      open JupyterLab on the course"
+	@echo "make lab      JupyterLab on a working copy in work/ (PORT= IP= NO_BROWSER=1 ROLE=student)"
 	@echo "make bench    descentlab bench optim"
 
 # Re-runs whenever the pins or the package metadata change.  torch goes
@@ -40,9 +39,22 @@ $(STAMP): requirements.lock pyproject.toml
 course: $(STAMP)
 	$(BIN)/descentlab course
 
+# The browser tests (tests/browser) drive Debian's chromium: install it when it is
+# missing and apt can (as root); otherwise say so, and those tests skip loudly.
+CHROMIUM ?= $(or $(DESCENTLAB_CHROMIUM),/usr/bin/chromium)
+chromium:
+	@if [ -x "$(CHROMIUM)" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "make: installing chromium for the browser tests (apt)"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y --no-install-recommends chromium \
+	  || { apt-get update && apt-get install -y --no-install-recommends chromium; } \
+	  || echo "make: WARNING: chromium could not be installed; the browser tests will SKIP"; \
+	else echo "make: WARNING: no $(CHROMIUM) and no apt as root; the browser tests will SKIP"; fi
+
 # The second run checks the pure-Python fallback of the kernels.
-test: $(STAMP)
-	$(BIN)/python -m pytest -n 2
+test: $(STAMP) chromium
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
 	NUMBA_DISABLE_JIT=1 $(BIN)/python -m pytest -n 2 -p no:cacheprovider -q $(NOJIT_TESTS)
 
 test-fast: $(STAMP)
@@ -51,8 +63,11 @@ test-fast: $(STAMP)
 test-nojit: $(STAMP)
 	NUMBA_DISABLE_JIT=1 $(BIN)/python -m pytest -n 2 -q $(NOJIT_TESTS)
 
+# JupyterLab on work/ (gitignored copies of lectures/ and assignments/, the graded
+# demo class, nbgrader's config): `make lab PORT=8890 IP=0.0.0.0 NO_BROWSER=1 ROLE=student`
 lab: $(STAMP)
-	$(BIN)/jupyter lab $(ROOT_FLAG) --notebook-dir=$(CURDIR)
+	$(BIN)/descentlab lab $(if $(PORT),--port=$(PORT)) $(if $(IP),--ip=$(IP)) \
+	  $(if $(NO_BROWSER),--no-browser) $(if $(ROLE),--role=$(ROLE))
 
 bench: $(STAMP)
 	$(BIN)/descentlab bench optim

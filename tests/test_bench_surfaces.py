@@ -14,7 +14,7 @@ def test_bench_surfaces_prints_every_contender_and_the_target():
                           "20", "--repeat", "2", "--no-startup"], cwd=ROOT, capture_output=True,
                          text=True, timeout=600, env={**os.environ, "MPLBACKEND": "Agg"})
     assert out.returncode == 0, out.stderr
-    for row in ("explorer update", "recompute", "redraw", "PNG", "compiled paths",
+    for row in ("explorer update", "recompute", "redraw", "JPEG", "frame redraw", "compiled paths",
                 "Python classes", "torch.optim, analytic grad", "torch.optim, autograd"):
         line = next((l for l in out.stdout.splitlines() if row in l), None)
         assert line and re.search(r"\d+\.\dx", line), (row, out.stdout)

@@ -134,3 +134,31 @@ def test_the_order_is_uniformly_random():
 def test_bad_arguments(args, error):
     with pytest.raises(error):
         minibatches(*args)
+
+
+# -- stratified minibatches ----------------------------------------------------------------
+
+def test_stratified_minibatches_cover_the_epoch_once_with_the_class_mix():
+    from descentlab.data import stratified_minibatches
+
+    y = np.repeat(np.arange(5), [50, 30, 10, 60, 50])
+    batches = list(stratified_minibatches(y, 20, rng=0))
+    assert np.array_equal(np.sort(np.concatenate(batches)), np.arange(y.size))
+    assert [len(b) for b in batches] == [20] * 10
+    share = np.bincount(y) / y.size
+    for b in batches:  # within one example of the expected count, for every class
+        assert np.all(np.abs(np.bincount(y[b], minlength=5) - 20 * share) <= 1 + 1e-9)
+
+
+def test_stratified_minibatches_vary_with_the_seed_and_validate():
+    from descentlab.data import stratified_minibatches
+
+    y = np.arange(40) % 4
+    a = np.concatenate(list(stratified_minibatches(y, 8, rng=1)))
+    b = np.concatenate(list(stratified_minibatches(y, 8, rng=2)))
+    assert not np.array_equal(a, b)
+    for bad, match in ((np.zeros((2, 2), int), "y"), (np.array([0.5, 1.0]), "y")):
+        with pytest.raises(ValueError, match=match):
+            stratified_minibatches(bad, 2)
+    with pytest.raises(ValueError, match="batch_size"):
+        stratified_minibatches(y, 0)

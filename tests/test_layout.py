@@ -32,7 +32,9 @@ def test_ci_runs_the_readme_test_command():
                                   "course/submitted/alice/ps1/ps1.ipynb",
                                   "course/autograded/alice/ps1/ps1.ipynb",
                                   "course/feedback/alice/ps1/ps1.html", "course/release/ps1/a.ipynb",
-                                  ".ipynb_checkpoints/a.ipynb", ".hypothesis/examples/x"])
+                                  ".ipynb_checkpoints/a.ipynb", ".hypothesis/examples/x",
+                                  "work/lectures/01_gradient_descent.ipynb", "out/grades.csv",
+                                  "tests/browser/artifacts/a.png"])
 def test_gitignore_covers_runtime_files(path):
     out = subprocess.run(["git", "check-ignore", "-q", path], cwd=ROOT)
     assert out.returncode == 0, f"{path} is not ignored by .gitignore"

@@ -36,3 +36,19 @@ def test_a_cell_that_runs_too_long_fails_the_run(tmp_path):
     path = write(tmp_path / "01_slow.ipynb", "import time\ntime.sleep(30)")
     run = execute(path, timeout=2)
     assert not run.ok and run.seconds < 25
+
+
+def test_lecture_kernels_get_one_blas_thread_unless_the_caller_chose(tmp_path, monkeypatch):
+    """The kernel's numpy really runs OpenBLAS with the thread count set."""
+    code = ("from threadpoolctl import threadpool_info\n"
+            "print([p['num_threads'] for p in threadpool_info() if p['internal_api'] == 'openblas'])")
+    path = write(tmp_path / "01_threads.ipynb", "import numpy", code)
+    for chosen, expected in ((None, "[1]"), ("2", "[2]")):
+        if chosen is None:
+            monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+        else:
+            monkeypatch.setenv("OPENBLAS_NUM_THREADS", chosen)
+        run = execute(path, keep=tmp_path / "out")
+        assert run.ok, run.error
+        kept = nbformat.read(str(tmp_path / "out" / path.name), as_version=4)
+        assert kept.cells[1].outputs[0]["text"].strip() == expected

@@ -87,12 +87,12 @@ def test_picture_is_the_figure_as_png(explorer):
     # the cached background plus the paths is what a full redraw of the figure gives
     e.figure.canvas.draw()
     full = np.asarray(e.figure.canvas.buffer_rgba())
-    shown_pixels = np.asarray(picture)
+    shown_pixels = np.asarray(picture.convert("RGBA"))  # an opaque RGB picture
     assert full.shape == shown_pixels.shape
     # animated artists are left out of a full draw, so compare where they are not
-    e.ax_loss.set_animated(False)
+    e.ax_loss.get_legend().set_animated(False)
     for label in e.selected:
-        for artist in (e.lines[label], e.ends[label]):
+        for artist in (e.lines[label], e.ends[label], e.loss_lines[label]):
             artist.set_animated(False)
     e.start_marker.set_animated(False)
     e.figure.canvas.draw()
@@ -104,7 +104,7 @@ def test_selection_changes_lines_sliders_and_legend(explorer):
     e = explorer
     e.optimizer_picker.value = ("RMSprop", "NAdam")
     assert set(e.paths) == {"RMSprop", "NAdam"}
-    assert [w.description for w in e.lr_box.children] == ["lr RMSprop", "lr NAdam"]
+    assert [w.children[0].description for w in e.lr_box.children] == ["lr RMSprop", "lr NAdam"]
     assert not e.lines["SGD"].get_visible() and e.lines["NAdam"].get_visible()
     np.testing.assert_array_equal(shown(e, "NAdam")[0], S.trajectory(
         "NAdam", "rosenbrock", e.x0, STEPS, lr=e.lr_sliders["NAdam"].value, betas=(0.9, 0.999)))
@@ -442,3 +442,198 @@ def test_training_explorer_custom_model_and_bad_settings(digits, recwarn):
             e.set(**settings)
     with pytest.raises(TypeError, match="data"):
         TrainingExplorer(object())
+
+
+# -- exact values: the kernel holds them, sliders are views ------------------------
+#
+# A JupyterLab slider snaps what the kernel sends to its grid and sends the
+# snapped value back (noUiSlider's "update" event fires on every set and when
+# a view is drawn).  These tests play the front end: they write the snapped
+# value into the slider, as the comm message would, and check that nothing the
+# code set moves.
+
+from descentlab.widgets import Control  # noqa: E402
+
+
+def snapped(slider, value):
+    """What the front end sends back for ``value``: noUiSlider's grid."""
+    import ipywidgets as widgets
+
+    if isinstance(slider, widgets.FloatLogSlider):
+        k = round((np.log(value) / np.log(slider.base) - slider.min) / slider.step)
+        return float(slider.base ** (slider.min + k * slider.step))
+    k = round((value - slider.min) / slider.step)
+    return type(value)(slider.min + k * slider.step)
+
+
+def echo(control, value=None):
+    control.view.value = snapped(control.view, control.value if value is None else value)
+
+
+def test_echo_of_a_snapped_value_does_not_overwrite_what_code_set():
+    e = SurfaceExplorer("quadratic", optimizers=["SGD", "SGD+momentum"], kappa=50, steps=STEPS,
+                        lr=0.05)
+    kappa, lr = e.controls["kappa"], e.controls["lr SGD"]
+    assert snapped(kappa.view, 50.0) != 50.0 and snapped(lr.view, 0.05) != 0.05  # real echoes
+    before = e.png()
+    echo(kappa)
+    echo(lr)
+    assert e.surface.kappa == 50.0 and kappa.value == 50.0
+    assert e.lr["SGD"] == 0.05 and e.png() == before
+    np.testing.assert_array_equal(shown(e, "SGD")[0], S.trajectory(
+        "SGD", S.quadratic(kappa=50.0), e.x0, STEPS, lr=0.05))
+    # the text box shows the exact value
+    assert kappa.text.value == "50.0" and lr.text.value == "0.05"
+
+
+def test_saddle_start_survives_the_echo_and_the_paths_escape():
+    e = SurfaceExplorer("saddle", optimizers=["SGD", "Adam"], steps=120, lr=0.05)
+    y0 = S.saddle().start[1]
+    assert y0 != 0.0 and snapped(e.controls["y"].view, y0) == 0.0  # the echo would stop it
+    echo(e.controls["y"])
+    assert e.x0[1] == y0
+    for label in e.selected:
+        assert np.max(np.abs(e.paths[label][:, 1])) > 1.0  # left the saddle
+
+
+def test_late_echoes_of_earlier_sets_are_ignored():
+    # lecture 02 under Run All: the explorer is displayed in one cell, set in
+    # the next, and the echoes (of the value its view was drawn with, then of
+    # each set) reach the kernel only after both cells have run
+    goh = MomentumExplorer(kappa=100, momentum=0.0, steps=STEPS)
+    drawn_with = goh.lr
+    goh._repr_mimebundle_()
+    goh.use_optimal_lr()
+    heavy = goh.use_heavy_ball()
+    goh.set(lr=1.0, momentum=0.9)
+    picture = goh.png()
+    for lr in (drawn_with, heavy["lr"]):
+        echo(goh.controls["lr"], lr)
+    echo(goh.controls["momentum"], heavy["momentum"])
+    assert (goh.lr, goh.momentum) == (1.0, 0.9) and goh.png() == picture
+    assert goh.rates[1] == pytest.approx(np.sqrt(0.9), rel=1e-12)
+    # the slider is sent the current value again, so the page cannot keep
+    # showing the stale one
+    assert goh.controls["lr"].view.value == 1.0 and goh.controls["momentum"].view.value == 0.9
+    # and the student's next move is taken
+    goh.controls["lr"].view.value = 1.5
+    assert goh.lr == 1.5
+
+
+def test_a_students_slider_move_is_taken_exactly():
+    goh = MomentumExplorer(kappa=100, momentum=0.0, steps=STEPS)
+    lr = goh.controls["lr"]
+    one_step = snapped(lr.view, goh.lr) + lr.view.step  # a key press: one step
+    lr.view.value = one_step
+    assert goh.lr == one_step and lr.text.value == repr(one_step)
+    np.testing.assert_array_equal(goh.path_line.get_xydata(), S.trajectory(
+        "SGD", goh.surface, goh.x0, STEPS, lr=one_step, momentum=0.0))
+
+
+@given(exponent=st.floats(-4.99, 0.99), step=st.sampled_from([0.01, 0.02, 0.05, 0.1]),
+       moves=st.integers(-3, 3))
+def test_log_slider_echoes_are_ignored_and_moves_taken(exponent, step, moves):
+    import ipywidgets as widgets
+
+    seen = []
+    c = Control(widgets.FloatLogSlider(value=1e-2, min=-5, max=1, step=step), name="lr")
+    c.observe(lambda control: seen.append(control.value))
+    value = 10.0 ** exponent
+    c.set(value)
+    echo(c)
+    assert c.value == value and seen == ([value] if value != 1e-2 else [])
+    position = snapped(c.view, value) * 10.0 ** (moves * step)
+    if moves and 1e-5 <= position <= 10.0:
+        c.view.value = position
+        assert c.value == position
+    else:
+        c.view.value = position if moves == 0 else c.view.value
+        assert c.value == value
+
+
+def test_typing_a_value_sets_it_exactly_and_bad_text_is_reported(explorer):
+    e = explorer
+    text = e.controls["lr Adam"].text
+    text.value = "0.0123"
+    assert e.lr["Adam"] == 0.0123
+    np.testing.assert_array_equal(shown(e, "Adam")[0], S.trajectory(
+        "Adam", "rosenbrock", e.x0, STEPS, lr=0.0123))
+    for typed, match in (("fast", "lr"), ("100", "100")):
+        text.value = typed
+        assert e.lr["Adam"] == 0.0123 and text.value == "0.0123"
+        assert match in e.status.value and "lr" in e.status.value
+    e.controls["steps"].text.value = "155"  # off the slider's grid of 10: held exactly
+    assert e.paths["Adam"].shape == (156, 2) and e.status.value == ""
+    e.controls["steps"].text.value = "15.5"
+    assert "steps" in e.status.value and e.paths["Adam"].shape == (156, 2)
+
+
+def test_reset_goes_back_to_the_settings_the_explorer_started_with(explorer):
+    e = explorer
+    start = (e.x0, e.lr, e.selected, e.png())
+    e.set(surface="beale", optimizers=["RMSprop"], seed=4, noise=0.5)
+    e.set(x0=(0.5, 0.5), momentum=0.3)
+    e.reset_button.click()
+    assert (e.x0, e.lr, e.selected, e.png()) == start
+    assert e.seed == 0 and e.controls["momentum"].value == 0.9
+    goh = MomentumExplorer(kappa=30.0, steps=STEPS)
+    before = (goh.lr, goh.momentum, goh.kappa, goh.x0, goh.png())
+    goh.set(lr=1.5, momentum=0.4, kappa=200.0, x0=(1.0, 1.0))
+    goh.reset()
+    assert (goh.lr, goh.momentum, goh.kappa, goh.x0, goh.png()) == before
+
+
+def test_labels_name_the_optimizers_a_setting_affects(explorer):
+    c = explorer.controls
+    assert "SGD+momentum" in c["momentum"].affects and "Adam" not in c["momentum"].affects
+    assert c["beta1"].affects == "Adam" == c["beta2"].affects
+    explorer.set(optimizers=["SGD", "SGD+Nesterov", "NAdam", "Adam"])
+    assert c["momentum"].affects == "SGD+Nesterov"
+    assert c["beta2"].affects == "NAdam, Adam"
+    explorer.set(optimizers=["SGD"])
+    assert c["momentum"].affects == "no optimizer shown"
+    assert "no optimizer shown" in c["momentum"].affects_label.value
+
+
+# -- clicking on the map -------------------------------------------------------------
+
+def pixel_of(e, ax, x, y):
+    """The picture's pixel (origin top left) where ``ax`` draws data (x, y)."""
+    dx, dy = ax.transData.transform((x, y))
+    return dx, e.figure.canvas.get_width_height()[1] - dy
+
+
+@pytest.mark.parametrize("make", [
+    lambda: SurfaceExplorer("rosenbrock", optimizers=["SGD", "Adam"], steps=STEPS),
+    lambda: MomentumExplorer(kappa=30.0, steps=STEPS),
+])
+def test_a_click_on_the_map_moves_the_start_there(make):
+    e = make()
+    before = e.png()
+    target = (-1.1, 1.7) if isinstance(e, SurfaceExplorer) else (-2.0, 1.5)
+    px, py = pixel_of(e, e.ax_path, *target)
+    # what ipyevents sends for a click on the Image widget: image pixels
+    e._dom_click({"type": "click", "dataX": px, "dataY": py})
+    # one pixel of the map, in data units: the click's resolution
+    x_unit, y_unit = (np.diff(e.ax_path.get_xlim())[0] / e.ax_path.bbox.width,
+                      np.diff(e.ax_path.get_ylim())[0] / e.ax_path.bbox.height)
+    assert abs(e.x0[0] - target[0]) < 1e-9 * x_unit + 1e-12
+    assert abs(e.x0[1] - target[1]) < 1e-9 * y_unit + 1e-12
+    assert e.png() != before
+    np.testing.assert_array_equal(e.start_marker.get_xydata(), [e.x0])
+    if isinstance(e, SurfaceExplorer):
+        np.testing.assert_array_equal(shown(e, "Adam")[0], S.trajectory(
+            "Adam", "rosenbrock", e.x0, STEPS, lr=e.lr["Adam"]))
+    else:
+        np.testing.assert_array_equal(e.path_line.get_xydata()[0], e.x0)
+    # a browser that reports only where in the drawn element it was clicked,
+    # here drawn at half size
+    w, h = e.figure.canvas.get_width_height()
+    px, py = pixel_of(e, e.ax_path, 0.5 * target[0], 0.5 * target[1])
+    e._dom_click({"type": "click", "relativeX": px / 2, "relativeY": py / 2,
+                  "boundingRectWidth": w / 2, "boundingRectHeight": h / 2})
+    assert e.x0 == pytest.approx((0.5 * target[0], 0.5 * target[1]), abs=2 * max(x_unit, y_unit))
+    # outside the map (the loss panel, the margin): nothing moves
+    start, picture = e.x0, e.png()
+    assert not e.click(w - 5.0, h / 2) and not e.click(2.0, 2.0)
+    assert e.x0 == start and e.png() == picture

@@ -2,7 +2,8 @@
 
     descentlab course                 the main job (``make course``)
     descentlab bench optim            benchmarks against peers
-    descentlab release / lectures / grade   (arrive with later parts of the course)
+    descentlab lab                    JupyterLab on a working copy (``make lab``)
+    descentlab release / lectures / grade
 """
 
 from __future__ import annotations
@@ -53,6 +54,23 @@ def build_parser() -> argparse.ArgumentParser:
     grd.add_argument("--cell-timeout", type=int, default=120,
                      help="seconds one notebook cell may run (default: 120)")
 
+    lab = sub.add_parser("lab", help="JupyterLab on a working copy of the course (make lab)",
+                         description="Prepare work/ (copies of lectures/ and assignments/, the "
+                         "graded demo class, nbgrader's config) and start JupyterLab there. "
+                         "Unknown options are passed on to `jupyter lab`.")
+    lab.add_argument("--role", choices=("instructor", "student"), default="instructor",
+                     help="instructor (default): Formgrader and Create Assignment too; "
+                          "student: Assignment List and Validate only")
+    lab.add_argument("--port", type=int, default=None, help="port to serve on")
+    lab.add_argument("--ip", default=None, help="address to listen on")
+    lab.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    lab.add_argument("--work", type=Path, default=None,
+                     help="the working copy (default: work/ in the repository)")
+    lab.add_argument("--demo", type=Path, default=None,
+                     help="the graded demo class to copy (default: course/demo)")
+    lab.add_argument("--prepare-only", action="store_true",
+                     help="prepare the working copy, print the command, start nothing")
+
     for name, what in TO_COME.items():
         p = sub.add_parser(name, help=f"not built yet: {what}")
         p.add_argument("args", nargs="*")
@@ -60,7 +78,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "lab":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.command == "lab":
+        from .lab import main as lab_main
+        return lab_main(work=args.work, role=args.role, port=args.port, ip=args.ip,
+                        no_browser=args.no_browser, prepare_only=args.prepare_only,
+                        demo=args.demo, extra=extra)
     if args.command == "course":
         from .course import main as course_main
         return course_main(workers=args.workers)

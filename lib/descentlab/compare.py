@@ -23,7 +23,9 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["pick_device", "synchronize", "time_on", "Agreement", "against_torch",
-           "training_step", "optimizer_step", "Timing", "device_comparison", "timing_table"]
+           "training_step", "optimizer_step", "Timing", "device_comparison", "timing_table",
+           "Throughput", "throughput", "crossover", "throughput_table", "Traffic", "step_traffic",
+           "copy_bandwidth", "Bandwidth", "bandwidth", "bandwidth_table"]
 
 
 def pick_device(prefer: str | None = None):
@@ -248,3 +250,355 @@ def timing_table(timings: list[Timing]) -> str:
         ratio = f"{cpu[t.task] / t.seconds:.2f}x" if t.task in cpu and t.seconds > 0 else "-"
         rows.append([t.task, t.device, fmt_time(t.seconds), ratio])
     return table(["task", "device", "time", "speed-up vs cpu"], rows)
+
+
+# -- throughput against batch size ----------------------------------------------------
+
+@dataclass(frozen=True)
+class Throughput:
+    """One batch size on one device: median seconds per training step and the
+    examples per second that makes."""
+
+    device: str
+    batch_size: int
+    seconds: float
+
+    @property
+    def samples_per_second(self) -> float:
+        return self.batch_size / self.seconds if self.seconds > 0 else float("inf")
+
+
+def _mlp(sizes, device, dtype, seed):
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    layers = []
+    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        lin = torch.nn.Linear(fan_in, fan_out, dtype=dtype)
+        with torch.no_grad():  # the same weights on every device, drawn on the CPU
+            bound = fan_in ** -0.5
+            lin.weight.copy_(torch.empty_like(lin.weight).uniform_(-bound, bound, generator=gen))
+            lin.bias.copy_(torch.empty_like(lin.bias).uniform_(-bound, bound, generator=gen))
+        layers.append(lin)
+        if i < len(sizes) - 2:
+            layers.append(torch.nn.ReLU())
+    return torch.nn.Sequential(*layers).to(device)
+
+
+def _positive_ints(name, values):
+    values = tuple(values) if not isinstance(values, (str, bytes)) else values
+    if (not isinstance(values, tuple) or not values
+            or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in values)):
+        raise ValueError(f"{name} must be a non-empty sequence of ints >= 1, got {values!r}")
+    return values
+
+
+def throughput(batch_sizes=(1, 4, 16, 64, 256, 1024, 4096), devices=None, *,
+               sizes=(784, 100, 10), optimizer: str = "SGD", repeat: int = 20,
+               warmup: int = 3, seed: int = 0, dtype=None, **hyper) -> list[Throughput]:
+    """Examples per second of one MLP training step, for each batch size on each device.
+
+    The step is :func:`training_step` (forward, cross-entropy, backward,
+    ``torch.optim.<optimizer>`` step) of a float32 MLP with layer widths
+    ``sizes`` (784-100-10 by default, as MNIST's classic MLP) on random inputs
+    and labels already on the device.  Each time is the median of ``repeat``
+    synchronised calls (:func:`time_on`).  ``devices`` defaults to
+    ``[pick_device(), "cpu"]``; without an accelerator that is the CPU alone,
+    and the rows say so.  ``hyper`` goes to the optimizer (default lr=0.01).
+
+    Why the curve bends: a step costs a fixed overhead (Python, kernel
+    launches, on a GPU a few microseconds per kernel and a synchronisation)
+    plus work proportional to the batch.  Small batches pay almost only the
+    overhead, so samples/s grows linearly with b until the arithmetic units
+    are busy, then flattens.  A GPU has the larger overhead and the larger
+    ceiling, hence a crossover batch size (see :func:`crossover`).
+    """
+    import torch
+
+    batch_sizes = _positive_ints("batch_sizes", batch_sizes)
+    sizes = _positive_ints("sizes", sizes)
+    if len(sizes) < 2:
+        raise ValueError(f"sizes must name at least an input and an output width, got {sizes!r}")
+    if repeat < 1 or warmup < 0:
+        raise ValueError(f"repeat must be >= 1 and warmup >= 0, got {repeat} and {warmup}")
+    dtype = torch.float32 if dtype is None else dtype
+    hyper = {"lr": 0.01, **hyper}
+    if devices is None:
+        devices = [pick_device(), "cpu"]
+    unique = list(dict.fromkeys(torch.device(d) for d in devices))
+    rows = []
+    for device in unique:
+        for b in batch_sizes:
+            gen = torch.Generator().manual_seed(seed + b)
+            X = torch.randn(b, sizes[0], generator=gen, dtype=dtype)
+            y = torch.randint(0, sizes[-1], (b,), generator=gen)
+            net = _mlp(sizes, device, dtype, seed)
+            step = training_step(net, X, y, optimizer, **hyper)
+            rows.append(Throughput(str(device), b, time_on(step, device, repeat, warmup)))
+    return rows
+
+
+def crossover(rows: list[Throughput], device: str | None = None) -> int | None:
+    """The smallest measured batch size from which ``device`` (default: the one
+    non-CPU device in ``rows``) is faster than the CPU at that batch size and
+    every larger one measured; None if it never is, or if there is no
+    accelerator in ``rows``."""
+    cpu = {r.batch_size: r.seconds for r in rows if r.device == "cpu"}
+    others = sorted({r.device for r in rows} - {"cpu"})
+    if device is None:
+        if len(others) > 1:
+            raise ValueError(f"crossover: rows hold several accelerators {others}; pass device")
+        if not others:
+            return None
+        device = others[0]
+    acc = {r.batch_size: r.seconds for r in rows if r.device == device}
+    if not acc:
+        raise ValueError(f"crossover: no rows for device={device!r}")
+    common = sorted(set(cpu) & set(acc))
+    found = None
+    for b in reversed(common):
+        if acc[b] < cpu[b]:
+            found = b
+        else:
+            break
+    return found
+
+
+def throughput_table(rows: list[Throughput]) -> str:
+    """Samples/s for each batch size (rows) and device (columns)."""
+    from .bench import table
+
+    devices = list(dict.fromkeys(r.device for r in rows))
+    sizes = sorted({r.batch_size for r in rows})
+    cell = {(r.device, r.batch_size): r for r in rows}
+    out = []
+    for b in sizes:
+        line = [str(b)]
+        for d in devices:
+            r = cell.get((d, b))
+            line.append("-" if r is None else f"{r.samples_per_second:,.0f}")
+        out.append(line)
+    return table(["batch"] + [f"{d} samples/s" for d in devices], out)
+
+
+# -- memory traffic of an optimizer step ----------------------------------------------
+
+@dataclass(frozen=True)
+class Traffic:
+    """Bytes an optimizer step reads and writes, counted op by op."""
+
+    bytes_read: int
+    bytes_written: int
+    ops: tuple[str, ...]
+    param_bytes: int
+
+    @property
+    def bytes(self) -> int:
+        return self.bytes_read + self.bytes_written
+
+    @property
+    def passes(self) -> float:
+        """Traffic in units of one parameter-sized tensor read or written once."""
+        return self.bytes / self.param_bytes
+
+
+IMPLEMENTATIONS = {"for-loop": {"foreach": False}, "foreach": {"foreach": True},
+                   "fused": {"fused": True}}
+
+
+def _count_traffic(fn):
+    """Run ``fn`` and count the bytes each aten op it dispatches touches.
+
+    Every op is seen by a TorchDispatchMode before its kernel runs.  Per op:
+    each distinct tensor argument is read once, except a pure destination
+    (``copy_``'s self, ``out=``); each argument the schema marks as written
+    (``Tensor(a!)``, the in-place and fused ops) and each freshly allocated
+    result is written once, except the gradients of a fused step (written
+    only when it unscales them for AMP).  Ops whose results are views of their
+    inputs move nothing.  This is the traffic an unfused kernel must make at least; a
+    cache can only hide it when the tensors fit in cache, which the sizes
+    timed here do not.
+    """
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    read, written, ops = [0], [0], []
+
+    def tensors(value):
+        if isinstance(value, torch.Tensor):
+            yield value
+        elif isinstance(value, (list, tuple)):
+            for v in value:
+                yield from tensors(v)
+
+    def nbytes(t):
+        return t.numel() * t.element_size()
+
+    class Counter(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            out = func(*args, **kwargs)
+            schema = func._schema
+            if schema.returns and all(r.alias_info is not None and not r.alias_info.is_write
+                                      for r in schema.returns):
+                return out  # a view: no data moves
+            seen_r, seen_w = set(), set()
+            values = dict(zip((a.name for a in schema.arguments), args)) | kwargs
+            for arg in schema.arguments:
+                if arg.name not in values:
+                    continue
+                is_write = arg.alias_info is not None and arg.alias_info.is_write
+                if arg.name == "grads" and values.get("grad_scale") is None:
+                    # torch's fused kernels declare grads mutable because they
+                    # unscale them in place for AMP; with no grad_scale they only read them
+                    is_write = False
+                dest_only = is_write and (arg.name == "out" or func.__name__.startswith("copy_"))
+                for t in tensors(values[arg.name]):
+                    key = (t.data_ptr(), t.numel())
+                    if not dest_only and key not in seen_r:
+                        seen_r.add(key)
+                        read[0] += nbytes(t)
+                    if is_write and key not in seen_w:
+                        seen_w.add(key)
+                        written[0] += nbytes(t)
+            if not any(r.alias_info is not None for r in schema.returns):
+                for t in tensors(out):
+                    key = (t.data_ptr(), t.numel())
+                    if key not in seen_w:
+                        seen_w.add(key)
+                        written[0] += nbytes(t)
+            ops.append(str(func.overloadpacket.__name__))
+            return out
+
+    with Counter():
+        fn()
+    return read[0], written[0], tuple(ops)
+
+
+def step_traffic(name: str, numel: int, device="cpu", *, implementation: str = "foreach",
+                 dtype=None, **hyper) -> Traffic:
+    """The bytes one steady-state step of ``torch.optim.<name>`` moves.
+
+    Counted, not assumed: two steps run first (the first allocates the
+    state), then the aten ops of a third step are intercepted and their
+    tensor arguments added up (see ``_count_traffic``).  What this finds for
+    torch's own code paths, per parameter element, in parameter-sized passes:
+
+    * SGD with momentum, ``foreach``: ``_foreach_mul_(bufs, μ)`` reads and
+      writes the buffer (2), ``_foreach_add_(bufs, grads)`` reads both and
+      writes the buffer (3), ``_foreach_add_(params, bufs, alpha=-lr)`` reads
+      both and writes the parameter (3): **8 passes**, where a single kernel
+      needs 5 (read θ, g, b; write θ, b), which is what ``fused`` does.
+    * SGD without momentum: 3 (read θ, g; write θ) either way.
+    * Adam, ``foreach``: lerp into m (3), v·β₂ (2), addcmul into v (3), a
+      temporary √v (2), its division by √(1-β₂ᵗ) (2) and +ε (2), and
+      addcdiv into θ (4): 18 passes; ``fused``: 7 (read θ, g, m, v; write
+      θ, m, v).
+
+    ``implementation`` is "for-loop", "foreach" or "fused" (torch's
+    ``foreach=False``, ``foreach=True`` and ``fused=True``).
+    """
+    import torch
+
+    if implementation not in IMPLEMENTATIONS:
+        raise ValueError(f"implementation must be one of {sorted(IMPLEMENTATIONS)}, "
+                         f"got {implementation!r}")
+    step = optimizer_step(name, numel, device, dtype=dtype, **IMPLEMENTATIONS[implementation],
+                          **hyper)
+    p = step()
+    step()
+    r, w, ops = _count_traffic(step)
+    return Traffic(r, w, ops, p.numel() * p.element_size())
+
+
+def copy_bandwidth(numel: int, device="cpu", *, dtype=None, repeat: int = 10,
+                   warmup: int = 2) -> float:
+    """GB/s of a device-to-device copy ``dst.copy_(src)`` of ``numel`` elements:
+    2·numel·itemsize bytes (one read, one write) over the median time.
+
+    On a GPU this is close to the memory's peak.  On a CPU a store to a line
+    not in cache first reads it (write-allocate), so a copy really moves
+    about 3 passes and an in-place optimizer step can beat this "peak"."""
+    import torch
+
+    if isinstance(numel, bool) or not isinstance(numel, int) or numel < 1:
+        raise ValueError(f"copy_bandwidth: numel must be an int >= 1, got {numel!r}")
+    device = torch.device(device)
+    dtype = torch.float32 if dtype is None else dtype
+    src = torch.ones(numel, dtype=dtype, device=device)
+    dst = torch.empty_like(src)
+    seconds = time_on(lambda: dst.copy_(src), device, repeat, warmup)
+    return 2 * src.numel() * src.element_size() / seconds / 1e9
+
+
+@dataclass(frozen=True)
+class Bandwidth:
+    """An optimizer step's effective bandwidth against a plain copy's."""
+
+    task: str
+    implementation: str
+    device: str
+    traffic: Traffic
+    seconds: float
+    copy_gbps: float
+
+    @property
+    def gbps(self) -> float:
+        return self.traffic.bytes / self.seconds / 1e9
+
+    @property
+    def fraction(self) -> float:
+        """Effective bandwidth as a fraction of the copy's: near 1 means the
+        step is as fast as its memory traffic allows."""
+        return self.gbps / self.copy_gbps
+
+
+DEFAULT_STEPS = {"SGD momentum": ("SGD", {"lr": 0.01, "momentum": 0.9}),
+                 "Adam": ("Adam", {"lr": 1e-3})}
+
+
+def bandwidth(steps: dict | None = None, numel: int = 2**24, device=None, *,
+              implementations=("foreach", "fused"), repeat: int = 10, warmup: int = 2,
+              dtype=None) -> list[Bandwidth]:
+    """Effective GB/s of optimizer steps on one ``numel``-element float32
+    parameter, against a copy of the same tensor on the same device.
+
+    ``steps`` maps a label to ``(torch optimizer name, hyperparameters)``
+    (default: SGD with momentum 0.9, and Adam).  Bytes are counted with
+    :func:`step_traffic`, times are medians of synchronised steps.  The
+    device defaults to :func:`pick_device`, so on a machine without an
+    accelerator this measures the CPU (the rows say which).
+    """
+    import torch
+
+    steps = DEFAULT_STEPS if steps is None else steps
+    if not isinstance(steps, dict) or not steps:
+        raise ValueError(f"bandwidth: steps must be a non-empty dict of label -> "
+                         f"(name, hyper), got {steps!r}")
+    for impl in implementations:
+        if impl not in IMPLEMENTATIONS:
+            raise ValueError(f"implementations must be among {sorted(IMPLEMENTATIONS)}, "
+                             f"got {impl!r}")
+    device = pick_device() if device is None else torch.device(device)
+    copy = copy_bandwidth(numel, device, dtype=dtype, repeat=repeat, warmup=warmup)
+    rows = []
+    for label, spec in steps.items():
+        if not (isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[1], dict)):
+            raise ValueError(f"bandwidth: steps[{label!r}] must be (name, hyper), got {spec!r}")
+        name, hyper = spec
+        for impl in implementations:
+            traffic = step_traffic(name, numel, device, implementation=impl, dtype=dtype, **hyper)
+            fn = optimizer_step(name, numel, device, dtype=dtype, **IMPLEMENTATIONS[impl], **hyper)
+            rows.append(Bandwidth(label, impl, str(device), traffic,
+                                  time_on(fn, device, repeat, warmup), copy))
+    return rows
+
+
+def bandwidth_table(rows: list[Bandwidth]) -> str:
+    from .bench import fmt_time, table
+
+    return table(["step", "implementation", "device", "passes", "time", "GB/s", "copy GB/s",
+                  "fraction of copy"],
+                 [[r.task, r.implementation, r.device, f"{r.traffic.passes:.2f}",
+                   fmt_time(r.seconds), f"{r.gbps:.1f}", f"{r.copy_gbps:.1f}",
+                   f"{r.fraction:.2f}"] for r in rows])

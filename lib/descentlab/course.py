@@ -4,14 +4,17 @@
 2. release: generate ``assignments/`` from ``solutions/`` and rebuild the demo
    class from it;
 3. execute every lecture headless, with a progress bar and a timing table;
-4. grade the demo class in ``course/demo`` and print the gradebook;
-5. fail if a lecture failed or a demo score differs from
+4. grade the demo class in ``course/demo`` (a progress bar naming each
+   submission), print the gradebook, one line per flagged submission and
+   what the flags mean, and write ``out/grades.csv``;
+5. say where everything went, and fail if a lecture failed or a demo score differs from
    ``course/demo/expected.csv``.
 """
 
 from __future__ import annotations
 
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -66,17 +69,71 @@ def run_lectures() -> bool:
     return all(r.ok for r in runs)
 
 
-def grade_demo(workers: int) -> bool:
+#: what each kind of flag on a graded submission means, for the instructor
+FLAG_MEANINGS = {
+    "needs-manual-grading": "a written answer waits for you in the Formgrader",
+    "lowered": "the out-of-process re-check failed a part nbgrader's run passed",
+    "raised": "the out-of-process re-check passed a part nbgrader's run failed",
+    "reference-call": "the answer calls descentlab's or torch's implementation: no credit",
+    "note": "the re-check left a note in the feedback",
+    "autograde-failed": "nbgrader could not run the notebook",
+    "verification-failed": "the out-of-process re-check could not run",
+    "feedback-failed": "no feedback could be written",
+    "grading-crashed": "the grader itself failed on this submission",
+}
+
+
+def _flag_lines(rows) -> list[str]:
+    """One line per flagged submission, then what the kinds of flag mean."""
+    flagged = [r for r in sorted(rows, key=lambda r: (r.student, r.assignment)) if r.flags]
+    if not flagged:
+        return []
+    width = max(len(f"{r.student} / {r.assignment}") for r in flagged)
+    lines = ["flags (one line per submission):"]
+    lines += [f"  {f'{r.student} / {r.assignment}':<{width}}  {', '.join(r.flags)}" for r in flagged]
+    kinds = sorted({f.split(":")[0] for r in flagged for f in r.flags})
+    lines.append("meaning:")
+    lines += [f"  {k:<20} {FLAG_MEANINGS.get(k, '')}" for k in kinds]
+    return lines
+
+
+def _hand_graded_line(names: list[str]) -> str:
+    from .grading import demo
+
+    manual = {}
+    for name in names:
+        tests, total = demo.points(name)
+        manual[name] = total - sum(tests.values())
+    if not any(manual.values()):
+        return ""
+    points = sorted(set(manual.values()))
+    each = f"{points[0]:g} points" if len(points) == 1 else "some points"
+    return (f"The solution scores {each} short of full marks in each assignment: those are "
+            "the written question, graded by hand (`make lab`, Nbgrader > Formgrader > "
+            "Manual Grading); autograding gives it 0 until you grade it.")
+
+
+def grade_demo(workers: int, course: Path | None = None, grades: Path | None = None) -> bool:
     from .bench import table
     from .grading import demo
-    from .grading.pipeline import assignments, grade
+    from .grading.pipeline import assignments, grade, students_of
 
-    print(f"\n4. Grading the demo class in course/demo ({workers} worker{'s' * (workers > 1)})")
+    course = course or demo.DEMO
+    print(f"\n4. Grading the demo class in {_short(course)} ({workers} worker{'s' * (workers > 1)})")
     expected = demo.expected_rows()
+    names = assignments()
+    total = sum(len(students_of(course, name)) for name in names)
     rows = []
-    for name in tqdm(assignments(), desc="grading", leave=False):
-        rows += grade(name, demo.DEMO, workers=workers)
-    names = sorted({r.assignment for r in rows})
+    # one refresh per submission: each takes seconds, so no rate limit is needed
+    with tqdm(total=total, desc="grading", unit="submission", leave=False, mininterval=0,
+              miniters=1) as bar:
+        for name in names:
+            def step(row, bar=bar):
+                bar.set_postfix_str(f"{row.assignment} / {row.student} "
+                                    f"{row.score:g}/{row.max_score:g}", refresh=False)
+                bar.update()
+            bar.set_postfix_str(f"{name} ...")
+            rows += grade(name, course, workers=workers, progress=step)
     by = {(r.student, r.assignment): r for r in rows}
     lines, ok = [], True
     for student in sorted({r.student for r in rows}):
@@ -92,18 +149,51 @@ def grade_demo(workers: int) -> bool:
             cells.append(f"{row.score:g}/{row.max_score:g}"
                          + ("" if good else f" (expected {want[0]:g})" if want else " (unexpected)"))
         lines.append([student] + cells)
-    missing = sorted(set(expected) - set(by))
+    missing = sorted(set(expected) - set(by)) if course == demo.DEMO else []
     ok &= not missing
     print("   " + table(["student"] + names, lines).replace("\n", "\n   "))
-    flagged = [r for r in rows if r.flags]
-    if flagged:
-        print("   flags: " + "; ".join(f"{r.student}/{r.assignment}: {','.join(r.flags)}"
-                                       for r in flagged))
-    print(f"   {len(rows)} submissions in {sum(r.seconds for r in rows):.0f} s of grading; "
-          f"feedback in course/demo/feedback/")
+    hand = _hand_graded_line(names)
+    if hand:
+        print(textwrap.indent(textwrap.fill(hand, 86), "   "))
+    for line in _flag_lines(rows):
+        print("   " + line)
+    print(f"   {len(rows)} submissions in {sum(r.seconds for r in rows):.0f} s of grading")
+    if grades is not None:
+        _write_grades(grades, rows)
     if missing:
         print(f"   MISSING from the run: {missing}")
     return ok
+
+
+def _write_grades(path: Path, rows) -> None:
+    import csv
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(["student", "assignment", "score", "max_score", "flags"])
+        for row in sorted(rows, key=lambda r: (r.student, r.assignment)):
+            writer.writerow(row.csv())
+
+
+def _short(path: Path) -> str:
+    path = Path(path)
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
+
+
+def summary() -> str:
+    """Where `descentlab course` put everything."""
+    from .grading import demo
+
+    rows = [("executed lectures", "out/lectures/", "open them in JupyterLab or any viewer"),
+            ("student versions", "assignments/", "committed; regenerated from solutions/"),
+            ("feedback", f"{_short(demo.DEMO)}/feedback/", "<student>/<assignment>/*.html"),
+            ("gradebook", f"{_short(demo.DEMO)}/gradebook.db",
+             "nbgrader's; `make lab` shows it in the Formgrader"),
+            ("grades", "out/grades.csv", "student,assignment,score,max_score,flags")]
+    width, path_width = (max(len(r[i]) for r in rows) for i in (0, 1))
+    return "\n".join(["Where everything went:"] + [
+        f"   {what:<{width}}  {path:<{path_width}}  {note}" for what, path, note in rows])
 
 
 def main(workers: int = 2) -> int:
@@ -112,7 +202,8 @@ def main(workers: int = 2) -> int:
     results = {"optimizers": check_optimizers()}
     release_all()
     results["lectures"] = run_lectures()
-    results["demo grades"] = grade_demo(workers)
+    results["demo grades"] = grade_demo(workers, grades=REPO / "out" / "grades.csv")
+    print(f"\n{summary()}")
     print(f"\ndone in {time.perf_counter() - started:.0f} s")
     failed = [k for k, ok in results.items() if not ok]
     if failed:

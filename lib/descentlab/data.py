@@ -17,7 +17,8 @@ import numpy as np
 
 from . import _checks
 
-__all__ = ["Digits", "digits", "SparseFeatures", "sparse_features", "minibatches"]
+__all__ = ["Digits", "digits", "SparseFeatures", "sparse_features", "minibatches",
+           "stratified_minibatches"]
 
 
 class Digits(NamedTuple):
@@ -193,4 +194,42 @@ def minibatches(n: int, batch_size: int, rng=None):
                         f"{type(rng).__name__}")
     rng = np.random.default_rng(rng)
     order = rng.permutation(n)
+    return iter([order[i:i + batch_size] for i in range(0, n, batch_size)])
+
+
+def stratified_minibatches(y, batch_size: int, rng=None):
+    r"""One epoch of minibatches whose class proportions follow the whole set's.
+
+    Each class is shuffled, and its k-th example (of :math:`n_c`) is given
+    the position :math:`(k + u)/n_c` with :math:`u \sim U(0, 1)`; sorting all
+    examples by position and cutting the order into consecutive batches
+    spreads every class evenly along the epoch, so a batch of ``b`` holds
+    about :math:`b\,n_c/n` examples of class c (within one of it), where
+    :func:`minibatches` gives a hypergeometric count.  Fewer classes missing
+    from a batch means less gradient noise from the class mix.
+
+    Args:
+        y: the labels, a 1-D integer array of length n >= 1.
+        batch_size: examples per batch, >= 1.
+        rng: a ``numpy.random.Generator`` or an int seed.
+
+    Yields:
+        int64 index arrays whose concatenation is a permutation of ``range(n)``.
+    """
+    y = np.asarray(y)
+    if y.ndim != 1 or y.size == 0 or not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(f"stratified_minibatches: y must be a non-empty 1-D integer array, "
+                         f"got shape {y.shape} and dtype {y.dtype}")
+    batch_size = _checks.integer(batch_size, "batch_size", "stratified_minibatches", minimum=1)
+    if rng is not None and not isinstance(rng, (np.random.Generator, int, np.integer)):
+        raise TypeError(f"stratified_minibatches: rng must be a numpy Generator or an int seed, "
+                        f"got {type(rng).__name__}")
+    rng = np.random.default_rng(rng)
+    n = y.size
+    position = np.empty(n)
+    for c in np.unique(y):
+        members = np.flatnonzero(y == c)
+        members = members[rng.permutation(members.size)]
+        position[members] = (np.arange(members.size) + rng.random(members.size)) / members.size
+    order = np.argsort(position, kind="stable")
     return iter([order[i:i + batch_size] for i in range(0, n, batch_size)])

@@ -55,7 +55,7 @@ class History(NamedTuple):
         seconds: wall-clock time spent in gradient computations and
             optimizer steps (the monitoring below is not counted).
         train_loss: the mean loss on the whole training set.
-        grad_norm: :math:`\|\nabla L(\theta)\|_2` of that full training loss.
+        grad_norm: :math:`\|\nabla f(\theta)\|_2` of that full training loss :math:`f`.
         train_accuracy, val_loss, val_accuracy: NaN where they do not
             apply (no validation set, or a model that is not a classifier).
     """
@@ -205,7 +205,7 @@ def small_change(losses, tol: float) -> int | None:
 
 
 def small_gradient(grad_norms, tol: float) -> int | None:
-    r"""The first record where :math:`\|\nabla L\| \le \text{tol}`, or None.
+    r"""The first record where :math:`\|\nabla f\| \le \text{tol}`, or None.
 
     The first-order optimality condition itself; it needs the full gradient,
     which stochastic methods never compute.

@@ -184,6 +184,9 @@ multistep_kwargs = st.fixed_dictionaries(dict(milestones=milestone_lists(), gamm
 exponential_kwargs = st.fixed_dictionaries(dict(gamma=st.floats(0.98, 1.002)))
 cosine_kwargs = st.fixed_dictionaries(dict(
     T_max=st.integers(1, 700), eta_min=st.one_of(st.just(0.0), log_uniform(1e-6, 1.0))))
+warm_restarts_kwargs = st.fixed_dictionaries(dict(
+    T_0=st.integers(1, 300), T_mult=st.integers(1, 3),
+    eta_min=st.one_of(st.just(0.0), log_uniform(1e-6, 1.0))))
 linear_kwargs = st.fixed_dictionaries(dict(
     start_factor=st.one_of(st.floats(1e-3, 1.0), st.just(1.0)),
     end_factor=st.one_of(st.floats(0.0, 1.0), st.just(0.0), st.just(1.0)),

@@ -36,6 +36,23 @@ def test_cosine_annealing_landmarks():
     assert f(25) == rel(0.01 + 0.045 * (1 + math.sqrt(0.5)))
 
 
+@pytest.mark.parametrize("T_mult, restarts", [(1, [0, 10, 20, 30, 40]), (2, [0, 10, 30, 70]),
+                                               (3, [0, 10, 40, 130])])
+def test_cosine_warm_restarts_landmarks(T_mult, restarts):
+    """Restarts at T_0 (m^k - 1)/(m - 1): back to base_lr there, the mean of
+    base_lr and eta_min halfway through each cycle, a hair above eta_min
+    just before the next restart."""
+    f = functools.partial(dls.cosine_warm_restarts, base_lr=0.1, T_0=10, T_mult=T_mult,
+                          eta_min=0.01)
+    for start, end in zip(restarts, restarts[1:]):
+        T_i = end - start
+        assert f(start) == rel(0.1)
+        assert f(start + T_i / 2) == rel(0.055)
+        assert f(end - 1) == rel(0.01 + 0.045 * (1 + math.cos(math.pi * (T_i - 1) / T_i)))
+        assert f(end - 1) > 0.01
+    assert f(restarts[1] + 2.5) == rel(0.01 + 0.045 * (1 + math.cos(math.pi * 2.5 / (10 * T_mult))))
+
+
 def test_linear_ramp_landmarks():
     f = functools.partial(dls.linear_ramp, base_lr=0.3, start_factor=0.1, end_factor=0.9,
                           total_iters=8)
@@ -124,6 +141,7 @@ SHAPES = {
     "multistep_decay": dict(base_lr=0.1, milestones=[3, 30]),
     "geometric_decay": dict(base_lr=0.1, gamma=0.97),
     "cosine_annealing": dict(base_lr=0.1, T_max=40, eta_min=1e-3),
+    "cosine_warm_restarts": dict(base_lr=0.1, T_0=7, T_mult=2, eta_min=1e-3),
     "linear_ramp": dict(base_lr=0.1, total_iters=20),
     "cyclic": dict(base_lr=0.01, max_lr=0.1, step_size_up=9, mode="exp_range", gamma=0.99),
     "one_cycle": dict(max_lr=0.1, total_steps=100, three_phase=True),

@@ -10,7 +10,8 @@ import descentlab.schedulers as dls
 
 from .cases import (STEPS, assert_agree, assert_closed_form, cosine_kwargs, cyclic_kwargs,
                     exponential_kwargs, lambda_functions, linear_kwargs, lockstep, lrs,
-                    momentum_optimizers, multistep_kwargs, one_cycle_kwargs, step_kwargs)
+                    momentum_optimizers, multistep_kwargs, one_cycle_kwargs, step_kwargs,
+                    warm_restarts_kwargs)
 
 t = np.arange(STEPS + 1)
 
@@ -19,6 +20,7 @@ decays = {
     "ExponentialLR": (exponential_kwargs, dls.geometric_decay),
     "StepLR": (step_kwargs, dls.step_decay),
     "MultiStepLR": (multistep_kwargs, dls.multistep_decay),
+    "CosineAnnealingWarmRestarts": (warm_restarts_kwargs, dls.cosine_warm_restarts),
 }
 
 
@@ -55,6 +57,7 @@ def _child(draw, i, names):
     strategies = {"LinearLR": linear_kwargs, "CosineAnnealingLR": cosine_kwargs,
                   "ExponentialLR": exponential_kwargs, "StepLR": step_kwargs,
                   "MultiStepLR": multistep_kwargs, "CyclicLR": cyclic_kwargs(),
+                  "CosineAnnealingWarmRestarts": warm_restarts_kwargs,
                   # a cycle that outlasts the run: its last step is the one
                   # where ours departs from torch (checked in test_torch_agreement)
                   "OneCycleLR": one_cycle_kwargs(total_steps=st.integers(STEPS + 1, STEPS + 200))}
@@ -76,7 +79,7 @@ def test_any_chain(data, lr, kind):
     which torch builds, resets and restarts."""
     n = data.draw(st.integers(1, 4), label="n")
     names = ["LinearLR", "CosineAnnealingLR", "ExponentialLR", "StepLR", "MultiStepLR",
-             "LambdaLR", "CyclicLR", "OneCycleLR"]
+             "LambdaLR", "CyclicLR", "OneCycleLR", "CosineAnnealingWarmRestarts"]
     children = []
     for i in range(n):
         name, kw, build_child = _child(data.draw, i, names)

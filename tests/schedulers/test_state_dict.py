@@ -16,7 +16,7 @@ import descentlab.schedulers as dls
 from .cases import (OPTIMIZERS, TORCH, WarmupThenDecay, cosine_kwargs, cyclic_kwargs,
                     exponential_kwargs, lambda_functions, linear_kwargs, log_uniform,
                     metric_sequences, momentum_of, multistep_kwargs, one_cycle_kwargs,
-                    plateau_kwargs, step_kwargs)
+                    plateau_kwargs, step_kwargs, warm_restarts_kwargs)
 
 MAX_STEPS = 120
 kinds = st.sampled_from(["SGD", "Adam", "RMSprop"])
@@ -44,6 +44,7 @@ BUILDERS = {
     "ExponentialLR": _simple("ExponentialLR", exponential_kwargs),
     "LambdaLR": lambda_functions.map(lambda fn: lambda opt: dls.LambdaLR(opt, fn)),
     "CosineAnnealingLR": _simple("CosineAnnealingLR", cosine_kwargs),
+    "CosineAnnealingWarmRestarts": _simple("CosineAnnealingWarmRestarts", warm_restarts_kwargs),
     "LinearLR": _simple("LinearLR", linear_kwargs),
     "CyclicLR": _simple("CyclicLR", cyclic_kwargs()),
     "OneCycleLR": _simple("OneCycleLR", one_cycle_kwargs(
@@ -233,6 +234,7 @@ def test_state_dict_keys_are_torchs(name):
         "ExponentialLR": lambda m, o: m.ExponentialLR(o, 0.9),
         "LambdaLR": lambda m, o: m.LambdaLR(o, lambda e: 1.0),
         "CosineAnnealingLR": lambda m, o: m.CosineAnnealingLR(o, 10),
+        "CosineAnnealingWarmRestarts": lambda m, o: m.CosineAnnealingWarmRestarts(o, 10, 2),
         "LinearLR": lambda m, o: m.LinearLR(o),
         "CyclicLR": lambda m, o: m.CyclicLR(o, 0.01, 0.1),
         "OneCycleLR": lambda m, o: m.OneCycleLR(o, 0.1, total_steps=10),
@@ -295,3 +297,33 @@ def test_loading_does_not_call_a_user_function():
     n = len(calls)
     sched.load_state_dict(state)
     assert len(calls) == n
+
+
+@given(kw=warm_restarts_kwargs, fractions=st.lists(st.floats(0.0, 400.0), min_size=1,
+                                                    max_size=20), after=st.integers(1, 60))
+def test_warm_restarts_resume_after_fractional_epochs(kw, fractions, after):
+    """After step(epoch) with a fractional epoch T_cur is a float, while a
+    freshly built scheduler holds an integer: the saved state still loads,
+    and the resumed run goes on as torch's uninterrupted one does."""
+    def make(m, opt):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return m.CosineAnnealingWarmRestarts(opt, **kw)
+
+    opt = dlo.SGD([np.ones(2)], lr=0.1)
+    topt = torch.optim.SGD([torch.ones(2, dtype=torch.float64, requires_grad=True)], lr=0.1)
+    sched, tsched = make(dls, opt), make(TORCH, topt)
+    for e in sorted(fractions):
+        sched.step(e)
+        tsched.step(e)
+    state = pickle.loads(pickle.dumps((opt.state_dict(), sched.state_dict())))
+    opt2 = dlo.SGD([np.ones(2)], lr=0.1)
+    sched2 = make(dls, opt2)
+    assert isinstance(sched2.T_cur, int)
+    opt2.load_state_dict(state[0])
+    sched2.load_state_dict(state[1])
+    for _ in range(after):
+        sched2.step()
+        tsched.step()
+        assert opt2.lr == pytest.approx(topt.param_groups[0]["lr"], rel=1e-12, abs=0)
+    assert sched2.T_cur == tsched.T_cur and sched2.T_i == tsched.T_i

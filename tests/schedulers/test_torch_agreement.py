@@ -20,7 +20,7 @@ import descentlab.schedulers as dls
 from .cases import (STEPS, TORCH, assert_agree, assert_closed_form, cosine_kwargs, cyclic_kwargs,
                     exponential_kwargs, lambda_functions, linear_kwargs, lockstep, lrs, Pair,
                     momentum_optimizers, multistep_kwargs, one_cycle_kwargs, step_kwargs,
-                    total_steps_of)
+                    total_steps_of, warm_restarts_kwargs)
 
 optimizers = st.sampled_from(["SGD", "Adam"])
 t = np.arange(STEPS + 1)
@@ -73,6 +73,74 @@ def test_cosine_annealing_lr(kw, lr, kind):
     troughs = (STEPS + T) // (2 * T)
     loss = troughs * 4 * np.finfo(float).eps * 2 * T**2 / np.pi**2
     assert_closed_form(closed, torch_lr, "the whole run", tol=max(1e-12, loss))
+
+
+@given(kw=warm_restarts_kwargs, lr=lrs, kind=optimizers)
+def test_cosine_annealing_warm_restarts(kw, lr, kind):
+    trace, *_ = lockstep(kind, lr, lambda m, opt: m.CosineAnnealingWarmRestarts(opt, **kw))
+    check_lr(trace, dls.cosine_warm_restarts(t, lr, **kw))
+
+
+@st.composite
+def epoch_calls(draw, n=STEPS):
+    """What a training loop passes to step(): None (a plain step), or an
+    epoch, integer or fractional (torch's ``epoch + i / iters``), forwards
+    mostly, sometimes back."""
+    calls, epoch = [], 0.0
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    iters = draw(st.integers(1, 20))
+    while len(calls) < n:
+        kind = rng.choice(["plain", "fraction", "integer", "jump"], p=[0.3, 0.5, 0.1, 0.1])
+        if kind == "plain":
+            calls.append(None)
+            epoch = np.floor(epoch) + 1
+        elif kind == "fraction":
+            epoch += 1.0 / iters
+            calls.append(float(epoch))
+        elif kind == "integer":
+            epoch = float(int(epoch) + 1)
+            calls.append(int(epoch))
+        else:
+            epoch = float(rng.uniform(0, 2 * epoch + 10))
+            calls.append(epoch)
+    return calls
+
+
+@given(kw=warm_restarts_kwargs, lr=lrs, kind=optimizers, calls=epoch_calls())
+def test_cosine_annealing_warm_restarts_with_epochs(kw, lr, kind, calls):
+    """torch's per-batch form, scheduler.step(epoch + i / iters), mixed with
+    plain steps and jumps, over 1000 calls."""
+    pair = Pair(kind, lr)
+    ours = dls.CosineAnnealingWarmRestarts(pair.ours, **kw)
+    theirs = TORCH.CosineAnnealingWarmRestarts(pair.theirs, **kw)
+    trace = [pair.values()[:2]]
+    for epoch in calls:
+        pair.step()
+        ours.step(epoch)
+        theirs.step(epoch)
+        trace.append(pair.values()[:2])
+        assert (ours.last_epoch, ours.T_i) == (theirs.last_epoch, theirs.T_i)
+    lr_, torch_lr = np.array(trace).T
+    assert_agree(lr_, torch_lr, "lr")
+    # where the epoch is a whole number reached by plain steps from the start
+    # the closed form holds too (torch's logarithm aside, see the class)
+    plain = next((i for i, c in enumerate(calls) if c is not None), len(calls))
+    assert_closed_form(dls.cosine_warm_restarts(np.arange(plain + 1), lr, **kw),
+                       lr_[:plain + 1], "plain steps vs closed form")
+
+
+def test_cosine_annealing_warm_restarts_keeps_torchs_logarithm():
+    """log(1000, 10) = 2.9999999999999996: torch's step(111) lands at the end
+    of the third cycle (eta_min), not at the fourth restart; so does ours,
+    and the closed form, which counts cycles exactly, says base_lr."""
+    pair = Pair("SGD", 0.1)
+    ours = dls.CosineAnnealingWarmRestarts(pair.ours, T_0=1, T_mult=10, eta_min=0.01)
+    theirs = TORCH.CosineAnnealingWarmRestarts(pair.theirs, T_0=1, T_mult=10, eta_min=0.01)
+    ours.step(111)
+    theirs.step(111)
+    assert pair.ours.lr == pair.theirs.param_groups[0]["lr"] == pytest.approx(0.01, rel=1e-12)
+    assert dls.cosine_warm_restarts(111, 0.1, T_0=1, T_mult=10, eta_min=0.01) == \
+        pytest.approx(0.1, rel=1e-14)
 
 
 @given(kw=linear_kwargs, lr=lrs, kind=optimizers)
@@ -183,6 +251,7 @@ resumable = {
     "LambdaLR": lambda m, opt: m.LambdaLR(opt, lambda e: 1.0 / (1.0 + 0.1 * e)),
     "CosineAnnealingLR": lambda m, opt: m.CosineAnnealingLR(opt, T_max=13, eta_min=1e-3),
     "LinearLR": lambda m, opt: m.LinearLR(opt, start_factor=0.2, total_iters=9),
+    "CosineAnnealingWarmRestarts": lambda m, opt: m.CosineAnnealingWarmRestarts(opt, 5, 2, 1e-3),
     "CyclicLR": lambda m, opt: m.CyclicLR(opt, 0.01, 0.1, step_size_up=4, mode="triangular2"),
     "OneCycleLR": lambda m, opt: m.OneCycleLR(opt, 0.5, total_steps=200, pct_start=0.2),
 }

@@ -63,6 +63,27 @@ CASES = [
     ("T_max < 0", lambda: S.CosineAnnealingLR(sgd(), -10), ValueError, ["T_max", "-10"]),
     ("eta_min < 0", lambda: S.CosineAnnealingLR(sgd(), 10, eta_min=-1e-3), ValueError,
      ["eta_min", "-0.001"]),
+    # CosineAnnealingWarmRestarts
+    ("T_0 0", lambda: S.CosineAnnealingWarmRestarts(sgd(), 0), ValueError, ["T_0", "0"]),
+    ("T_0 float", lambda: S.CosineAnnealingWarmRestarts(sgd(), 10.0), TypeError,
+     ["T_0", "10.0"]),
+    ("T_mult 0", lambda: S.CosineAnnealingWarmRestarts(sgd(), 10, T_mult=0), ValueError,
+     ["T_mult", "0"]),
+    ("T_mult float", lambda: S.CosineAnnealingWarmRestarts(sgd(), 10, T_mult=1.5), TypeError,
+     ["T_mult", "1.5"]),
+    ("restarts eta_min < 0", lambda: S.CosineAnnealingWarmRestarts(sgd(), 10, eta_min=-0.5),
+     ValueError, ["eta_min", "-0.5"]),
+    ("restarts epoch < 0", lambda: S.CosineAnnealingWarmRestarts(sgd(), 10).step(-1),
+     ValueError, ["epoch", "-1"]),
+    ("restarts epoch nan", lambda: S.CosineAnnealingWarmRestarts(sgd(), 10).step(float("nan")),
+     ValueError, ["epoch", "nan"]),
+    ("restarts epoch str", lambda: S.CosineAnnealingWarmRestarts(sgd(), 10).step("3"),
+     TypeError, ["epoch", "'3'"]),
+    ("restarts state T_cur", lambda: S.CosineAnnealingWarmRestarts(sgd(), 10).load_state_dict(
+        {**S.CosineAnnealingWarmRestarts(sgd(), 10).state_dict(), "T_cur": "2"}), ValueError,
+     ["T_cur", "'2'"]),
+    ("closed form T_mult", lambda: S.cosine_warm_restarts(3, 0.1, 10, T_mult=0), ValueError,
+     ["T_mult", "0"]),
     # LinearLR
     ("start_factor 0", lambda: S.LinearLR(sgd(), start_factor=0.0), ValueError,
      ["start_factor", "0.0"]),
@@ -213,7 +234,8 @@ def test_bad_input_is_named(what, call, exc, words):
 
 ALL = [*dls.TORCH_SCHEDULERS, *dls.EXTRAS]
 ARGS = {"StepLR": (3,), "MultiStepLR": ([3],), "ExponentialLR": (0.9,), "LambdaLR": (abs,),
-        "CosineAnnealingLR": (10,), "LinearLR": (), "CyclicLR": (0.01, 0.1),
+        "CosineAnnealingLR": (10,), "CosineAnnealingWarmRestarts": (10,), "LinearLR": (),
+        "CyclicLR": (0.01, 0.1),
         "OneCycleLR": (0.1, 10), "ReduceLROnPlateau": (), "SequentialLR": ([], []),
         "ExponentialDecayLR": (0.1,), "HalvingLR": (3,), "InverseTimeLR": (0.1,),
         "PowerLR": (0.5,)}

@@ -23,6 +23,7 @@ SUITES = {
     "layers": "descentlab.bench.layers",
     "surfaces": "descentlab.bench.surfaces",
     "grading": "descentlab.bench.grading",
+    "device": "descentlab.bench.device",
 }
 
 

@@ -4,7 +4,10 @@ One update of :class:`descentlab.widgets.SurfaceExplorer` with 4 optimizers
 (SGD, SGD+momentum, Adam, RMSprop) on Rosenbrock recomputes 4 paths and
 redraws.  Timed in the same run:
 
-* **explorer update**: recompute + redraw + PNG, and its three parts;
+* **explorer update**: recompute + redraw + JPEG, and its three parts (a
+  slider move: the loss panel's frame is cached while its limits hold);
+* **frame redraw**: the whole figure drawn again, what a change of the loss
+  panel's limits (or of the surface) costs;
 * **compiled paths**: the same 4 paths from ``descentlab.surfaces.trajectory``;
 * **Python classes**: the same 4 paths by stepping descentlab.optim's classes
   in a Python loop on the surface's gradient (what the paths equal bit for bit);
@@ -49,6 +52,10 @@ def contenders(steps: int) -> tuple[dict, dict]:
         e.update()
         for k in parts:
             parts[k].append(e.timings[k])
+
+    def frame():
+        e._frame_key = None  # as if the loss panel's limits had moved
+        e.update()
 
     def compiled():
         return [S.trajectory(name, s, x0, steps, **hyper) for name, hyper in runs.values()]
@@ -95,7 +102,7 @@ def contenders(steps: int) -> tuple[dict, dict]:
     for ours, theirs in zip(compiled(), classes()):
         np.testing.assert_array_equal(ours, theirs)
 
-    return {"explorer update": update, "compiled paths": compiled, "Python classes": classes,
+    return {"explorer update": update, "frame redraw": frame, "compiled paths": compiled, "Python classes": classes,
             "torch.optim, analytic grad": lambda: torch_paths(False),
             "torch.optim, autograd": lambda: torch_paths(True)}, parts
 
@@ -159,10 +166,10 @@ def main(args: argparse.Namespace) -> int:
              f"{update / ours:.1f}x", f"< {fmt_time(TARGET)}"]]
     for part, what in (("compute", "recompute: 4 compiled paths + losses"),
                        ("draw", "redraw: paths on cached contours, loss panel"),
-                       ("encode", "PNG for the Image widget")):
+                       ("encode", "JPEG for the Image widget")):
         t = statistics.median(parts[part])
         rows.append([f"  {what}", fmt_time(t), f"{t / ours:.1f}x", ""])
-    for name in ("compiled paths", "Python classes", "torch.optim, analytic grad",
+    for name in ("frame redraw", "compiled paths", "Python classes", "torch.optim, analytic grad",
                  "torch.optim, autograd"):
         rows.append([name, fmt_time(times[name]), f"{times[name] / ours:.1f}x", ""])
     print(table(["4 paths", "time", "ratio", "target"], rows))

@@ -20,17 +20,53 @@ from __future__ import annotations
 
 import functools
 import inspect
+import textwrap
 
 from .. import _checks
 from .exercise import Exercise
 from .guard import ReferenceUsed, Tripwire, static_uses
 from .report import Mismatch
 
-__all__ = ["check", "evaluate", "find", "GradingFailure"]
+__all__ = ["check", "evaluate", "find", "GradingFailure", "wrap"]
+
+
+#: Feedback lines are wrapped to this many characters: nbgrader's Validate
+#: output indents by 4 and cuts lines past 87 with "...", and a notebook's
+#: output area wraps long monospace lines mid-word.
+WIDTH = 76
+
+
+def wrap(message: str, width: int = WIDTH) -> str:
+    """``message`` with every line wrapped at word boundaries to ``width`` columns.
+
+    Continuation lines are indented by two spaces so a wrapped sentence still
+    reads as one item; words longer than a line (an array's repr) are kept whole.
+    """
+    if width < 20:
+        raise ValueError(f"width must be >= 20 columns, got {width}")
+    out = []
+    for line in message.splitlines() or [""]:
+        lead = line[:len(line) - len(line.lstrip())]
+        out += textwrap.wrap(line, width, subsequent_indent=lead + "  ", break_long_words=False,
+                             break_on_hyphens=False) or [""]
+    return "\n".join(out)
 
 
 class GradingFailure(AssertionError):
-    """A graded part failed; the message is the student's feedback."""
+    """A graded part failed; the message is the student's feedback.
+
+    In a notebook, IPython shows what :meth:`_render_traceback_` returns
+    instead of a traceback: the message alone, wrapped to :data:`WIDTH`, so
+    the diagnostic comes first and nothing points into descentlab's own files.
+    nbgrader's Validate reads the same lines.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        # the message stays one line per sentence (feedback and the gradebook
+        # keep it whole); only its display is wrapped
+        lines = wrap(str(self)).splitlines() or [""]
+        # red first line, as IPython colours an exception's name
+        return [f"\x1b[0;31m{lines[0]}\x1b[0m"] + lines[1:]
 
 
 def find(exercise_id: str) -> Exercise:

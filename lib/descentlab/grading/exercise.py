@@ -137,7 +137,7 @@ class Exercise:
         if mismatch is None:
             return None
         mismatch.case = case.label
-        if mismatch.problem != "error":
+        if mismatch.problem not in ("error", "not-implemented"):
             for mistake in self.mistakes:
                 if first_difference(self.play(mistake.implementation, case), actual) is None:
                     mismatch.mistake, mismatch.hint = mistake.name, mistake.hint

@@ -12,7 +12,8 @@ from traitlets import Bool
 
 
 class ConciseTestErrors(Preprocessor):
-    """Replace each test cell's traceback by ``ExceptionType: message``."""
+    """Replace each test cell's traceback by its message (``ExceptionType: message``
+    for anything but a failed check)."""
 
     enabled = Bool(True).tag(config=True)  # nbconvert preprocessors start disabled
 
@@ -21,5 +22,9 @@ class ConciseTestErrors(Preprocessor):
         if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
             for output in cell.get("outputs", []):
                 if output.get("output_type") == "error":
-                    output["traceback"] = [f"{output.get('ename')}: {output.get('evalue')}"]
+                    # a failed check's message is written for students and goes
+                    # first; any other error keeps its name so it reads as one
+                    ename, evalue = output.get("ename"), output.get("evalue", "")
+                    output["traceback"] = [evalue if ename == "GradingFailure"
+                                           else f"{ename}: {evalue}"]
         return cell, resources

@@ -7,6 +7,7 @@ which case, what was expected and what came back.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,18 +42,41 @@ def short(x: Any, limit: int = 6) -> str:
     return repr(x)
 
 
+NOT_IMPLEMENTED = re.compile(r"\braised NotImplementedError\b")
+PARTNER = re.compile(r"\(in your (\w+)")
+STUB_HINT = ("Replace `raise NotImplementedError()` in the answer cell with your code, "
+             "run that cell, then run this test again.")
+
+
 @dataclass
 class Mismatch:
     """The first difference between a student's answer and the reference."""
 
     variable: str
-    problem: str  # "type", "shape", "dtype", "value", "error", "missing", "property"
+    # "type", "shape", "dtype", "value", "error", "not-implemented", "missing", "property"
+    problem: str
     detail: str
     step: int | None = None
     case: str = ""
     mistake: str | None = None  # a catalogued mistake the answer matches
     hint: str | None = None
     extra: list[str] = field(default_factory=list)
+
+    def __post_init__(self):
+        if self.problem != "error":
+            return
+        stub = NOT_IMPLEMENTED.search(self.detail)
+        if stub:
+            # the released stub raises a bare NotImplementedError(): its empty
+            # message would end the sentence on a colon, and what a student
+            # needs to hear is that the function is still to be written
+            needed = PARTNER.search(self.detail)
+            self.problem = "not-implemented"
+            self.detail = (f"your {needed.group(1)} is not implemented yet" if needed
+                           else "not implemented yet")
+            self.hint = self.hint or STUB_HINT
+        elif self.detail.rstrip().endswith(":"):  # an exception raised with no message
+            self.detail = self.detail.rstrip().rstrip(":") + " (with no message)"
 
     def describe(self, function: str) -> str:
         where = []
@@ -61,7 +85,10 @@ class Mismatch:
         if self.step is not None:
             where.append(f"step {self.step}")
         place = f" ({', '.join(where)})" if where else ""
-        if self.variable == function:
+        if self.problem == "not-implemented":
+            # where it stopped (case, step) does not matter to a stub
+            lines = [f"{function}: {self.detail}"]
+        elif self.variable == function:
             lines = [f"{function}: {self.detail}"]
         else:
             lines = [f"{function}: {self.variable} is wrong{place}: {self.detail}"]

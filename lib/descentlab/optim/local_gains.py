@@ -44,9 +44,9 @@ class LocalGains(Optimizer):
     .. math::
         \begin{aligned}
         k_{t} &= \operatorname{clip}\Bigl(\begin{cases}
-            k_{t-1} + \beta & g_t\, g_{t-1} > 0 \\
-            k_{t-1}\,(1-\beta) & g_t\, g_{t-1} < 0 \\
-            k_{t-1} & \text{otherwise}
+            k_{t-1} + \delta & g_t\, g_{t-1} > 0 \\
+            k_{t-1}\,(1-\delta) & g_t\, g_{t-1} < 0 \\
+            k_{t-1} & \text{otherwise (a zero product: the first step, or a zero gradient)}
             \end{cases},\; k_{\min},\, k_{\max}\Bigr) \\
         \theta_t &= \theta_{t-1} - \eta\, k_t\, g_t
         \end{aligned}
@@ -54,14 +54,14 @@ class LocalGains(Optimizer):
     with :math:`k_0 = 1` and :math:`g_0 = 0`.  While a weight's gradient keeps
     its sign, its gain grows additively; when the sign flips (the weight is
     oscillating across a valley) the gain shrinks multiplicatively, so big
-    gains collapse quickly.  Hinton suggests :math:`\beta = 0.05` and gains
+    gains collapse quickly.  Hinton suggests :math:`\delta = 0.05` and gains
     limited to [0.1, 10]; the rule suits full-batch or large-batch gradients,
     where sign flips are not mostly noise.
 
     Args:
         params: list of float32/float64 C-contiguous arrays, updated in place.
         lr: :math:`\eta`.
-        beta: additive increase and multiplicative decrease, in [0, 1).
+        beta: the gain increment :math:`\delta` (additive increase, multiplicative decrease), in [0, 1).
         gain_min, gain_max: the clipping range :math:`[k_{\min}, k_{\max}]`.
 
     State per parameter: ``gain`` (:math:`k`) and ``prev_grad`` (:math:`g_{t-1}`).

@@ -56,13 +56,13 @@ class RMSprop(Optimizer):
     .. math::
         \begin{aligned}
         g_t &= \nabla_\theta f_t(\theta_{t-1}) + \lambda\,\theta_{t-1} \\
-        v_t &= \alpha\, v_{t-1} + (1-\alpha)\, g_t^2 \\
-        \bar g_t &= \alpha\, \bar g_{t-1} + (1-\alpha)\, g_t
+        v_t &= \rho\, v_{t-1} + (1-\rho)\, g_t^2 \\
+        \bar g_t &= \rho\, \bar g_{t-1} + (1-\rho)\, g_t
             \quad\text{(centred only)} \\
         \sigma_t &= \sqrt{v_t - \bar g_t^2} + \epsilon
             \quad\text{(centred; else } \sqrt{v_t} + \epsilon) \\
-        b_t &= \mu\, b_{t-1} + g_t / \sigma_t, \qquad
-        \theta_t = \theta_{t-1} - \eta\, b_t \quad\text{(momentum > 0)} \\
+        d_t &= \mu\, d_{t-1} + g_t / \sigma_t, \qquad
+        \theta_t = \theta_{t-1} - \eta\, d_t \quad\text{(momentum > 0)} \\
         \theta_t &= \theta_{t-1} - \eta\, g_t / \sigma_t \quad\text{(otherwise)}
         \end{aligned}
 
@@ -73,7 +73,7 @@ class RMSprop(Optimizer):
     Args:
         params: list of float32/float64 C-contiguous arrays, updated in place.
         lr: :math:`\eta`.
-        alpha: smoothing constant :math:`\alpha`, in [0, 1].
+        alpha: smoothing constant :math:`\rho` (the course's letter; torch calls it ``alpha``), in [0, 1].
         eps: :math:`\epsilon`.
         weight_decay: :math:`\lambda` (L2 penalty).
         momentum: :math:`\mu \ge 0`.

@@ -33,15 +33,18 @@ from .plateau import ReduceLROnPlateau
 from .scheduler import LRScheduler
 from .sequential import SequentialLR, sequential
 from .step import MultiStepLR, StepLR, multistep_decay, step_decay
+from .warm_restarts import CosineAnnealingWarmRestarts, cosine_warm_restarts
 
 #: The classes that mirror torch.optim.lr_scheduler, by torch's name.
 TORCH_SCHEDULERS = ("StepLR", "MultiStepLR", "ExponentialLR", "LambdaLR", "CosineAnnealingLR",
-                    "LinearLR", "CyclicLR", "OneCycleLR", "ReduceLROnPlateau", "SequentialLR")
+                    "CosineAnnealingWarmRestarts", "LinearLR", "CyclicLR", "OneCycleLR",
+                    "ReduceLROnPlateau", "SequentialLR")
 #: Course extras with no torch counterpart.
 EXTRAS = ("ExponentialDecayLR", "HalvingLR", "InverseTimeLR", "PowerLR")
 #: Closed forms: pure functions of the step, vectorised over numpy arrays.
 CLOSED_FORMS = ("step_decay", "multistep_decay", "geometric_decay", "cosine_annealing",
-                "linear_ramp", "cyclic", "one_cycle", "one_cycle_momentum", "sequential",
+                "cosine_warm_restarts", "linear_ramp", "cyclic", "one_cycle",
+                "one_cycle_momentum", "sequential",
                 "exponential_decay", "halving", "inverse_time", "power_decay")
 
 __all__ = ["LRScheduler", *TORCH_SCHEDULERS, *EXTRAS, *CLOSED_FORMS]

@@ -129,18 +129,18 @@ class Surface:
 class Quadratic(Surface):
     r"""A quadratic bowl whose Hessian has eigenvalues :math:`\lambda_{\min} \le \lambda_{\max}`.
 
-    Gradient descent :math:`\theta_{t+1} = \theta_t - \alpha\nabla f(\theta_t)`
-    contracts the error along each eigenvector by :math:`|1 - \alpha\lambda|`,
-    so it converges iff :math:`\alpha < 2/\lambda_{\max}`, and the worst
+    Gradient descent :math:`\theta_t = \theta_{t-1} - \eta\nabla f(\theta_{t-1})`
+    contracts the error along each eigenvector by :math:`|1 - \eta\lambda|`,
+    so it converges iff :math:`\eta < 2/\lambda_{\max}`, and the worst
     factor is smallest at
 
     .. math::
-        \alpha^* = \frac{2}{\lambda_{\min} + \lambda_{\max}}, \qquad
-        \max_\lambda |1 - \alpha^*\lambda| = \frac{\kappa - 1}{\kappa + 1},
+        \eta^* = \frac{2}{\lambda_{\min} + \lambda_{\max}}, \qquad
+        \max_\lambda |1 - \eta^*\lambda| = \frac{\kappa - 1}{\kappa + 1},
         \quad \kappa = \lambda_{\max}/\lambda_{\min}.
 
     Heavy-ball momentum (Polyak 1964) does better, with
-    :math:`\alpha = 4/(\sqrt{\lambda_{\max}} + \sqrt{\lambda_{\min}})^2` and
+    :math:`\eta = 4/(\sqrt{\lambda_{\max}} + \sqrt{\lambda_{\min}})^2` and
     :math:`\mu = \bigl((\sqrt\kappa - 1)/(\sqrt\kappa + 1)\bigr)^2`, giving the
     rate :math:`(\sqrt\kappa - 1)/(\sqrt\kappa + 1)`.
     """
@@ -156,13 +156,13 @@ class Quadratic(Surface):
     @property
     def optimal_lr(self) -> float:
         r"""The best constant step of gradient descent,
-        :math:`\alpha^* = 2/(\lambda_{\min}+\lambda_{\max})`."""
+        :math:`\eta^* = 2/(\lambda_{\min}+\lambda_{\max})`."""
         return 2.0 / (self.lam_min + self.lam_max)
 
     @property
     def gd_rate(self) -> float:
         r"""The error's contraction per step of gradient descent at
-        :math:`\alpha^*`: :math:`(\kappa-1)/(\kappa+1)`."""
+        :math:`\eta^*`: :math:`(\kappa-1)/(\kappa+1)`."""
         return (self.kappa - 1.0) / (self.kappa + 1.0)
 
     @property
@@ -284,7 +284,7 @@ def saddle() -> Surface:
     unbounded below, so every run that escapes diverges along y.  Starting
     close to the x axis, plain gradient descent lingers near the saddle for
     a long time, since the escaping component grows only like
-    :math:`(1 + 2\alpha)^t`.
+    :math:`(1 + 2\eta)^t`.
     """
     return Surface(
         name="saddle", title="Saddle", latex=r"f(x, y) = x^2 - y^2", params={},
@@ -317,10 +317,11 @@ def gaussians(wells=GAUSSIAN_WELLS, bowl: float = 0.02) -> Surface:
     r"""Steep optima: Gaussian wells on a faint quadratic bowl.
 
     .. math::
-        f(x, y) = \beta\,(x^2 + y^2) - \sum_k d_k
+        f(x, y) = c\,(x^2 + y^2) - \sum_k d_k
         \exp\Bigl(-\frac{(x - a_k)^2 + (y - b_k)^2}{2 s_k^2}\Bigr)
 
-    ``wells`` holds one ``(depth d, centre a, centre b, width s)`` per well.
+    ``wells`` holds one ``(depth d, centre a, centre b, width s)`` per well;
+    ``bowl`` is the bowl's weight :math:`c`.
     The default is a wide shallow basin beside a narrow deep (sharp) well.
     From the default start, on the narrow well's rim, gradient descent and
     Adam drop into the sharp well, while heavy momentum (0.9) overshoots it
@@ -352,7 +353,7 @@ def gaussians(wells=GAUSSIAN_WELLS, bowl: float = 0.02) -> Surface:
         _checks.positive(width, f"wells[{i}] width", owner)
     surface = Surface(
         name="gaussians", title="Steep optima",
-        latex=r"f(x, y) = \beta\,\|p\|^2 - \sum_k d_k\, e^{-\|p - c_k\|^2 / 2 s_k^2}",
+        latex=r"f(x, y) = c\,\|p\|^2 - \sum_k d_k\, e^{-\|p - c_k\|^2 / 2 s_k^2}",
         params={"wells": wells, "bowl": bowl}, xlim=(-3.0, 3.0), ylim=(-3.0, 3.0),
         start=(2.0, 2.4), minimisers=(), kind=F.GAUSSIANS,
         coef=_coef(bowl, *(v for w in wells for v in w)))

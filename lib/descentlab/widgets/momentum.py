@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import _checks
 from .. import surfaces as S
-from ._base import _FigureExplorer, _assign, _png
+from ._base import _FigureExplorer
 
 
 def heavy_ball_rates(lr, momentum, lam) -> np.ndarray:
@@ -102,17 +102,23 @@ class MomentumExplorer(_FigureExplorer):
         self.surface = None
         self._x0 = None
         with self.hold():
-            _assign(self.kappa_slider, kappa, "kappa", self._owner)
+            self.controls["kappa"].set(kappa)
             self._request("surface")
             self.set(momentum=momentum, steps=steps,
-                     lr=self._surface_for(self.kappa_slider.value).optimal_lr
+                     lr=self._surface_for(self.controls["kappa"].value).optimal_lr
                      if lr is None else lr)
             if x0 is not None:
                 self.set(x0=x0)
+        self._finish()
+        self._initial_x0 = self._x0
+        self._watch_clicks()
+        c = self.controls
         self.widget = widgets.VBox([
-            widgets.HBox([widgets.VBox([self.lr_slider, self.momentum_slider]),
-                          widgets.VBox([self.kappa_slider, self.steps_slider]),
-                          widgets.VBox([self.optimal_button, self.heavy_ball_button])]),
+            widgets.HBox([widgets.VBox([c["lr"].widget, c["momentum"].widget]),
+                          widgets.VBox([c["kappa"].widget, c["steps"].widget]),
+                          widgets.VBox([self.optimal_button, self.heavy_ball_button,
+                                        self.reset_button])],
+                         layout=widgets.Layout(flex_flow="row wrap")),
             self.report, self.status, self.image])
 
     # -- public API ---------------------------------------------------------------
@@ -121,11 +127,9 @@ class MomentumExplorer(_FigureExplorer):
         ``lr``, ``momentum``, ``steps``, ``x0`` (a pair)."""
         self._check_keys(settings, self._KEYS)
         with self.hold():
-            for key, slider in (("kappa", self.kappa_slider), ("lr", self.lr_slider),
-                                ("momentum", self.momentum_slider),
-                                ("steps", self.steps_slider)):
+            for key in ("kappa", "lr", "momentum", "steps"):
                 if key in settings:
-                    _assign(slider, settings[key], key, self._owner)
+                    self.controls[key].set(settings[key])
             if "x0" in settings:
                 try:
                     x, y = settings["x0"]
@@ -142,11 +146,32 @@ class MomentumExplorer(_FigureExplorer):
 
     @property
     def lr(self) -> float:
-        return self.lr_slider.value
+        """The step size, exactly as set."""
+        return self.controls["lr"].value
 
     @property
     def momentum(self) -> float:
-        return self.momentum_slider.value
+        """The momentum, exactly as set."""
+        return self.controls["momentum"].value
+
+    @property
+    def kappa(self) -> float:
+        """The condition number, exactly as set."""
+        return self.controls["kappa"].value
+
+    def click(self, px: float, py: float) -> bool:
+        """Start the path where the student clicked on the contour map."""
+        point = self._data_at(self.ax_path, px, py)
+        if point is None:
+            return False
+        (x0, x1), (y0, y1) = self.surface.xlim, self.surface.ylim
+        self.set(x0=(min(max(point[0], x0), x1), min(max(point[1], y0), y1)))
+        return True
+
+    def _reset_extra(self) -> None:
+        if self._x0 != self._initial_x0:
+            self._x0 = self._initial_x0
+            self._request("compute")
 
     def use_optimal_lr(self) -> float:
         r"""Gradient descent at its best: :math:`\beta = 0`,
@@ -222,16 +247,18 @@ class MomentumExplorer(_FigureExplorer):
         self.heavy_ball_button = widgets.Button(description="Polyak's optimal α, β",
                                                 layout=widgets.Layout(width="240px"))
         self.report = widgets.HTML()
-        self.kappa_slider.observe(lambda _: self._request("surface"), "value")
-        for w in (self.lr_slider, self.momentum_slider, self.steps_slider):
-            w.observe(lambda _: self._request("compute"), "value")
+        heavy_ball = "SGD with momentum (the heavy ball)"
+        self._control("lr", self.lr_slider, affects=heavy_ball)
+        self._control("momentum", self.momentum_slider, affects=heavy_ball)
+        self._control("kappa", self.kappa_slider, request="surface")
+        self._control("steps", self.steps_slider)
         self.optimal_button.on_click(lambda _: self.use_optimal_lr())
         self.heavy_ball_button.on_click(lambda _: self.use_heavy_ball())
 
     # -- reacting -----------------------------------------------------------------
     def _flush(self, pending) -> None:
         if "surface" in pending:
-            self.surface = self._surface_for(self.kappa_slider.value)
+            self.surface = self._surface_for(self.controls["kappa"].value)
             self._draw_static()
         self._compute()
         self._render()
@@ -265,7 +292,7 @@ class MomentumExplorer(_FigureExplorer):
 
     def _compute(self) -> None:
         t0 = time.perf_counter()
-        q, steps = self.surface, self.steps_slider.value
+        q, steps = self.surface, self.controls["steps"].value
         self.path = S.trajectory("SGD", q, self.x0, steps, lr=self.lr, momentum=self.momentum)
         c, s = math.cos(self.angle), math.sin(self.angle)
         # (u, v) = R^T (x, y): coordinates along the eigenvectors of lam_min, lam_max
@@ -278,7 +305,7 @@ class MomentumExplorer(_FigureExplorer):
 
     def _render(self) -> None:
         t0 = time.perf_counter()
-        steps = self.steps_slider.value
+        steps = self.controls["steps"].value
         self.path_line.set_data(self.path[:, 0], self.path[:, 1])
         self.path_dots.set_data(self.path[:, 0], self.path[:, 1])
         self.start_marker.set_data([self.x0[0]], [self.x0[1]])
@@ -316,7 +343,7 @@ class MomentumExplorer(_FigureExplorer):
         self.figure.draw_artist(self.ax_modes)
         self.ax_rate.draw_artist(self.setting_marker)
         t1 = time.perf_counter()
-        self.image.value = _png(canvas)
+        self._show()
         self.timings["draw"], self.timings["encode"] = t1 - t0, time.perf_counter() - t1
 
     def _describe(self) -> str:

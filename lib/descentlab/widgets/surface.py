@@ -47,7 +47,6 @@ lecture cells drive the explorer that way, headless.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from typing import Any, NamedTuple
@@ -57,7 +56,7 @@ import numpy as np
 
 from .. import _checks
 from .. import surfaces as S
-from ._base import _Picture, _assign, _escape, _png
+from ._base import _Picture, _escape
 
 
 class Entry(NamedTuple):
@@ -161,9 +160,7 @@ class SurfaceExplorer(_Picture):
         self.seed = seed
         self.paths: dict[str, np.ndarray] = {}
         self.losses: dict[str, np.ndarray] = {}
-        self.timings: dict[str, float] = {}
-        self._hold_depth = 0
-        self._pending: set[str] = set()
+        self._init_controls()
         self._build_figure(figsize, dpi)
         self._build_controls()
         with self.hold():
@@ -171,8 +168,8 @@ class SurfaceExplorer(_Picture):
                 self._register(surface)
                 surface = surface.name
             if kappa is not None:
-                _assign(self.kappa_slider, kappa, "kappa")
-            _assign(self.surface_picker, surface, "surface")
+                self.controls["kappa"].set(kappa)
+            self.controls["surface"].set(surface)
             self._change_surface()
             self.set(optimizers=optimizers, steps=steps, momentum=momentum, betas=betas,
                      noise=noise, seed=seed)
@@ -180,7 +177,12 @@ class SurfaceExplorer(_Picture):
                 self.set(x0=x0)
             if lr is not None:
                 self.set(lr=lr)
-        self.widget = widgets.VBox([self._controls_box, self.status, self.image])
+        self._finish()
+        self._initial_seed = self.seed
+        self._watch_clicks()
+        self.hint = widgets.HTML("<span style='font-size:11px;color:#555'>click on the map to "
+                                 "start the paths there</span>")
+        self.widget = widgets.VBox([self._controls_box, self.status, self.hint, self.image])
 
     # -- public API -------------------------------------------------------
     def set(self, **settings) -> None:
@@ -202,29 +204,25 @@ class SurfaceExplorer(_Picture):
                 value = settings["surface"]
                 if isinstance(value, S.Surface):
                     self._register(value)
-                    if self.surface_picker.value == value.name:
+                    if self.controls["surface"].value == value.name:
                         self.surface = None  # rebuilt below as if newly picked
                         self._change_surface()
                     value = value.name
-                _assign(self.surface_picker, value, "surface")
+                self.controls["surface"].set(value)
             if "kappa" in settings:
-                _assign(self.kappa_slider, settings["kappa"], "kappa")
+                self.controls["kappa"].set(settings["kappa"])
             if "optimizers" in settings:
-                labels = settings["optimizers"]
-                labels = (labels,) if isinstance(labels, str) else tuple(labels)
-                bad = [l for l in labels if l not in self.entries]
-                if bad:
-                    raise ValueError(f"SurfaceExplorer: optimizers {bad} are not among "
-                                     f"{list(self.entries)}")
-                self.optimizer_picker.value = labels
+                self.controls["optimizers"].set(settings["optimizers"])
             if "x0" in settings:
                 try:
                     x, y = settings["x0"]
                 except (TypeError, ValueError):
                     raise TypeError(f"SurfaceExplorer: x0 must be a pair (x, y), "
                                     f"got {settings['x0']!r}") from None
-                _assign(self.x0_slider, x, "x0[0]")
-                _assign(self.y0_slider, y, "x0[1]")
+                # both checked before either is held
+                x, y = self.controls["x"].check(x), self.controls["y"].check(y)
+                self.controls["x"].set(x)
+                self.controls["y"].set(y)
             if "lr" in settings:
                 lr = settings["lr"]
                 targets = lr if isinstance(lr, dict) else dict.fromkeys(self.selected, lr)
@@ -232,54 +230,60 @@ class SurfaceExplorer(_Picture):
                     if label not in self.lr_sliders:
                         raise ValueError(f"SurfaceExplorer: lr given for {label!r}, which is "
                                          f"not among {list(self.entries)}")
-                    _assign(self.lr_sliders[label], value, f"lr[{label!r}]")
+                    self.controls[f"lr {label}"].set(value)
             if "betas" in settings:
                 b1, b2 = settings["betas"]
                 settings = {**settings, "beta1": b1, "beta2": b2}
-            for key, slider in (("momentum", self.momentum_slider), ("beta1", self.beta1_slider),
-                                ("beta2", self.beta2_slider), ("steps", self.steps_slider),
-                                ("noise", self.noise_slider)):
+            for key in ("momentum", "beta1", "beta2", "steps", "noise"):
                 if key in settings:
-                    _assign(slider, settings[key], key)
+                    self.controls[key].set(settings[key])
             if "seed" in settings:
                 self.seed = _checks.integer(settings["seed"], "seed", "SurfaceExplorer", minimum=0)
                 self._request("paths")
 
-    @contextlib.contextmanager
-    def hold(self):
-        """Batch changes: nothing is recomputed or redrawn until the block ends."""
-        self._hold_depth += 1
-        try:
-            yield self
-        finally:
-            self._hold_depth -= 1
-            if self._hold_depth == 0 and self._pending:
-                self._flush()
+    def _reset_extra(self) -> None:
+        self.set(seed=self._initial_seed)
+
+    def click(self, px: float, py: float) -> bool:
+        """Start every path where the student clicked on the contour map
+        (``(px, py)``: pixels of the picture, origin top left)."""
+        point = self._data_at(self.ax_path, px, py)
+        if point is None:
+            return False
+        (x0, x1), (y0, y1) = self.surface.xlim, self.surface.ylim
+        self.set(x0=(min(max(point[0], x0), x1), min(max(point[1], y0), y1)))
+        return True
 
     @property
     def selected(self) -> tuple[str, ...]:
-        return tuple(self.optimizer_picker.value)
+        return tuple(self.controls["optimizers"].value)
 
     @property
     def x0(self) -> tuple[float, float]:
-        return (self.x0_slider.value, self.y0_slider.value)
+        """The start point, exactly as set (or clicked)."""
+        return (self.controls["x"].value, self.controls["y"].value)
+
+    @property
+    def lr(self) -> dict[str, float]:
+        """``{label: learning rate}`` of the optimizers shown, exactly as set."""
+        return {label: self.controls[f"lr {label}"].value for label in self.selected}
 
     def arguments(self, label: str) -> dict[str, Any]:
         """The keyword arguments the explorer passes to
         :func:`descentlab.surfaces.trajectory` for ``label``'s path (after
         ``name``, ``surface``, ``x0`` and ``steps``)."""
         entry = self.entries[label]
-        hyper = {"lr": self.lr_sliders[label].value, **entry.fixed}
+        c = self.controls
+        hyper = {"lr": c[f"lr {label}"].value, **entry.fixed}
         if "momentum" in entry.tied:
-            hyper["momentum"] = self.momentum_slider.value
+            hyper["momentum"] = c["momentum"].value
         if "betas" in entry.tied:
-            hyper["betas"] = (self.beta1_slider.value, self.beta2_slider.value)
-        return {**hyper, "noise": self.noise_slider.value, "seed": self.seed}
+            hyper["betas"] = (c["beta1"].value, c["beta2"].value)
+        return {**hyper, "noise": c["noise"].value, "seed": self.seed}
 
     def update(self) -> None:
         """Recompute every path and redraw (what any control change does)."""
         self._request("paths")
-
 
     # -- building -----------------------------------------------------------
     def _build_figure(self, figsize, dpi) -> None:
@@ -293,9 +297,10 @@ class SurfaceExplorer(_Picture):
         self.ax_path, self.ax_loss = fig.subplots(1, 2, width_ratios=(1.05, 1.0))
         fig.subplots_adjust(left=0.06, right=0.985, bottom=0.12, top=0.86, wspace=0.22)
         self.ax_loss.set_xlabel("step")
-        # the loss panel is redrawn at every update, so it stays out of the
-        # cached background
-        self.ax_loss.set_animated(True)
+        # the loss panel's frame (axes, ticks, labels) is part of the cached
+        # background while its limits hold; its lines and legend are drawn
+        # on top at every update
+        self._frame_key = None
         self.lines, self.ends, self.loss_lines = {}, {}, {}
         spare = iter(_SPARE_COLORS * len(self.entries))
         for label in self.entries:
@@ -305,12 +310,13 @@ class SurfaceExplorer(_Picture):
             self.ends[label], = self.ax_path.plot([], [], "o", ms=4, color=color,
                                                   animated=True, visible=False)
             self.loss_lines[label], = self.ax_loss.plot([], [], "-", lw=1.4, color=color,
-                                                        label=label, visible=False)
+                                                        label=label, visible=False,
+                                                        animated=True)
         self.start_marker, = self.ax_path.plot([], [], "o", ms=7, mfc="white", mec="black",
                                                animated=True, zorder=5)
         self._surface_artists: list = []
         self._background = None
-        self.image = widgets.Image(format="png")
+        self.image = widgets.Image(format="jpeg")
 
     def _build_controls(self) -> None:
         slider = dict(continuous_update=True, style={"description_width": "70px"},
@@ -349,26 +355,32 @@ class SurfaceExplorer(_Picture):
             description="SGD+momentum: Polyak", layout=widgets.Layout(width="230px"),
             tooltip="Polyak's optimal heavy-ball lr and momentum for this quadratic")
         self.optimal_label = widgets.HTML()
-        self.status = widgets.HTML()
 
-        self.surface_picker.observe(lambda _: self._change_surface(), "value")
-        self.kappa_slider.observe(lambda _: self._change_surface(), "value")
-        self.optimizer_picker.observe(lambda _: self._request("selection"), "value")
-        for w in (self.x0_slider, self.y0_slider, self.steps_slider, self.noise_slider,
-                  self.momentum_slider, self.beta1_slider, self.beta2_slider,
-                  *self.lr_sliders.values()):
-            w.observe(lambda _: self._request("paths"), "value")
+        # every setting is a Control: the kernel holds it exactly (see _base)
+        new_surface = lambda _: self._change_surface()  # noqa: E731
+        control = self._control
+        c = {"surface": control("surface", self.surface_picker, request=new_surface),
+             "kappa": control("kappa", self.kappa_slider, request=new_surface),
+             "optimizers": control("optimizers", self.optimizer_picker, request="selection"),
+             "x": control("x", self.x0_slider, request="paths", label="x0[0]"),
+             "y": control("y", self.y0_slider, request="paths", label="x0[1]"),
+             "steps": control("steps", self.steps_slider, request="paths"),
+             "noise": control("noise", self.noise_slider, request="paths")}
+        for key in ("momentum", "beta1", "beta2"):
+            c[key] = control(key, getattr(self, f"{key}_slider"), request="paths")
+        for label, slider in self.lr_sliders.items():
+            control(f"lr {label}", slider, request="paths", label=f"lr[{label!r}]")
         self.optimal_button.on_click(lambda _: self.use_optimal_lr())
         self.heavy_ball_button.on_click(lambda _: self.use_heavy_ball())
 
         self._controls_box = widgets.HBox([
-            widgets.VBox([self.surface_picker, self.kappa_slider, self.x0_slider, self.y0_slider,
-                          self.steps_slider, self.noise_slider]),
+            widgets.VBox([self.surface_picker, c["kappa"].widget, c["x"].widget, c["y"].widget,
+                          c["steps"].widget, c["noise"].widget]),
             widgets.VBox([self.optimizer_picker, self.optimal_button, self.heavy_ball_button,
-                          self.optimal_label]),
-            widgets.VBox([self.momentum_slider, self.beta1_slider, self.beta2_slider,
+                          self.optimal_label, self.reset_button]),
+            widgets.VBox([c["momentum"].widget, c["beta1"].widget, c["beta2"].widget,
                           self.lr_box]),
-        ])
+        ], layout=widgets.Layout(flex_flow="row wrap"))
 
     # -- the quadratic's optimal settings ---------------------------------------
     def use_optimal_lr(self) -> float:
@@ -400,25 +412,21 @@ class SurfaceExplorer(_Picture):
         return self.surface
 
     # -- reacting to changes ----------------------------------------------------
-    def _request(self, what: str) -> None:
-        self._pending.add(what)
-        if self._hold_depth == 0:
-            self._flush()
-
     def _register(self, surface: S.Surface) -> None:
         """Offer a built surface under its name; a quadratic brings its kappa."""
         self._surfaces[surface.name] = surface
         if isinstance(surface, S.Quadratic):
-            _assign(self.kappa_slider, surface.kappa, "kappa")
+            self.controls["kappa"].set(surface.kappa)
 
     def _change_surface(self) -> None:
         with self.hold():
-            name = self.surface_picker.value
+            c = self.controls
+            name = c["surface"].value
             built = self._surfaces[name]
             if name == "quadratic":
-                # kappa comes from its slider, lam_max and angle from a built one
+                # kappa comes from its control, lam_max and angle from a built one
                 params = dict(built.params) if built is not None else {}
-                surface = S.quadratic(**{**params, "kappa": self.kappa_slider.value})
+                surface = S.quadratic(**{**params, "kappa": c["kappa"].value})
             else:
                 surface = built if built is not None else S.get(name)
             renamed = getattr(self, "surface", None) is None or self.surface.name != name
@@ -429,23 +437,17 @@ class SurfaceExplorer(_Picture):
                 return  # a new kappa keeps the start point and the learning rates
             self.kappa_slider.disabled = name != "quadratic"
             self.optimal_button.disabled = self.heavy_ball_button.disabled = name != "quadratic"
-            for s, lo_hi, v in ((self.x0_slider, surface.xlim, surface.start[0]),
-                                (self.y0_slider, surface.ylim, surface.start[1])):
-                # widen first so that no intermediate value is clipped
-                s.min, s.max = -1e300, 1e300
-                s.min, s.max = lo_hi
-                s.step = (lo_hi[1] - lo_hi[0]) / 500
-                s.value = v
+            for key, (lo, hi), v in (("x", surface.xlim, surface.start[0]),
+                                     ("y", surface.ylim, surface.start[1])):
+                c[key].rescale(lo, hi, (hi - lo) / 500, v)
             scale = math.hypot(*surface.grad(*surface.start))
-            self.noise_slider.max = max(1.0, float(f"{scale:.1g}"))
-            self.noise_slider.step = self.noise_slider.max / 200
+            top = max(1.0, float(f"{scale:.1g}"))
+            c["noise"].rescale(0.0, top, top / 200, min(c["noise"].value, top))
             sgd, adaptive = DEFAULT_LRS.get(name, _FALLBACK_LRS)
             for label, entry in self.entries.items():
-                self.lr_sliders[label].value = {"sgd": sgd, "adaptive": adaptive}.get(entry.family,
-                                                                                      1.0)
+                c[f"lr {label}"].set({"sgd": sgd, "adaptive": adaptive}.get(entry.family, 1.0))
 
-    def _flush(self) -> None:
-        pending, self._pending = self._pending, set()
+    def _flush(self, pending) -> None:
         if "surface" in pending:
             self._draw_surface()
         if pending & {"surface", "selection"}:
@@ -458,16 +460,21 @@ class SurfaceExplorer(_Picture):
         for label in self.entries:
             for artist in (self.lines[label], self.ends[label], self.loss_lines[label]):
                 artist.set_visible(label in selected)
-        self.lr_box.children = [self.lr_sliders[label] for label in self.selected]
+        self.lr_box.children = [self.controls[f"lr {label}"].widget for label in self.selected]
+        for key, tie in (("momentum", "momentum"), ("beta1", "betas"), ("beta2", "betas")):
+            users = [label for label in self.selected if tie in self.entries[label].tied]
+            self.controls[key].affects = ", ".join(users) if users else "no optimizer shown"
+        self.controls["noise"].affects = "every optimizer shown"
         handles = [self.loss_lines[label] for label in self.selected]
         if handles:
-            self.ax_loss.legend(handles=handles, loc="upper right", fontsize=8, framealpha=0.8)
+            self.ax_loss.legend(handles=handles, loc="upper right", fontsize=8,
+                                framealpha=0.8).set_animated(True)
         elif self.ax_loss.get_legend() is not None:
             self.ax_loss.get_legend().remove()
 
     def _compute(self) -> None:
         t0 = time.perf_counter()
-        s, x0, steps = self.surface, self.x0, self.steps_slider.value
+        s, x0, steps = self.surface, self.x0, self.controls["steps"].value
         self.paths, self.losses, problems = {}, {}, []
         for label in self.selected:
             try:
@@ -514,8 +521,7 @@ class SurfaceExplorer(_Picture):
             self.ax_loss.set_yscale("symlog", linthresh=1.0)
         self.ax_loss.set_ylabel(r"$f(x_t) - f^*$" if log else r"$f(x_t)$")
         self.ax_loss.set_title("loss", fontsize=9)
-        self.figure.canvas.draw()  # skips the animated artists
-        self._background = self.figure.canvas.copy_from_bbox(self.figure.bbox)
+        self._frame_key = None  # the background is drawn again at the next render
 
     def _loss_curve(self, label: str) -> np.ndarray:
         f = self.losses[label]
@@ -527,7 +533,7 @@ class SurfaceExplorer(_Picture):
 
     def _render(self) -> None:
         t0 = time.perf_counter()
-        steps = self.steps_slider.value
+        steps = self.controls["steps"].value
         self.start_marker.set_data([self.x0[0]], [self.x0[1]])
         ys = []
         for label in self.selected:
@@ -539,43 +545,66 @@ class SurfaceExplorer(_Picture):
             y = self._loss_curve(label)
             self.loss_lines[label].set_data(np.arange(y.size), y)
             ys.append(y)
-        self.ax_loss.set_xlim(0, steps)
-        self._set_loss_limits(ys)
         canvas = self.figure.canvas
+        key = (self._frame_limits(ys, steps), id(self.surface))
+        if key != self._frame_key:
+            # new limits: draw the frame once (everything not animated) and keep it
+            (xlim, ylim), _ = key
+            self.ax_loss.set_xlim(*xlim)
+            self.ax_loss.set_ylim(*ylim)
+            canvas.draw()
+            self._background = canvas.copy_from_bbox(self.figure.bbox)
+            self._frame_key = key
         canvas.restore_region(self._background)
         for label in self.selected:
             self.ax_path.draw_artist(self.lines[label])
             self.ax_path.draw_artist(self.ends[label])
+            self.ax_loss.draw_artist(self.loss_lines[label])
         self.ax_path.draw_artist(self.start_marker)
-        self.figure.draw_artist(self.ax_loss)
+        legend = self.ax_loss.get_legend()
+        if legend is not None:
+            self.ax_loss.draw_artist(legend)
         t1 = time.perf_counter()
-        self.image.value = _png(canvas)
+        self._show()
         t2 = time.perf_counter()
         self.timings["draw"], self.timings["encode"] = t1 - t0, t2 - t1
 
-    def _set_loss_limits(self, ys) -> None:
+    def _frame_limits(self, ys, steps):
+        """The loss panel's limits: the data's (:meth:`_loss_limits`), kept
+        while they still fit snugly, so that moving a slider rarely redraws
+        the frame (its tick labels are most of a full draw's cost)."""
+        lo, hi = self._loss_limits(ys)
+        scale = self.ax_loss.yaxis.get_transform()
+        t_lo, t_hi = np.ravel(scale.transform(np.array([lo, hi], dtype=np.float64)))
+        span = max(t_hi - t_lo, 0.5)
+        if self._frame_key is not None and self._frame_key[0][0] == (0, steps):
+            (_, (c_lo, c_hi)) = self._frame_key[0]
+            k_lo, k_hi = np.ravel(scale.transform(np.array([c_lo, c_hi], dtype=np.float64)))
+            if k_lo <= t_lo and t_hi <= k_hi and k_hi - k_lo <= 2.5 * span:
+                return self._frame_key[0]
+        pad = min(0.2 * span, 1.0)
+        new_lo, new_hi = np.ravel(scale.inverted().transform(
+            np.array([t_lo - pad, t_hi + pad], dtype=np.float64)))
+        return (0, steps), (float(new_lo), float(new_hi))
+
+    def _loss_limits(self, ys) -> tuple[float, float]:
+        """The range of the loss curves worth showing."""
         values = np.concatenate([y[np.isfinite(y)] for y in ys]) if ys else np.empty(0)
         if self.ax_loss.get_yscale() == "log":
             values = values[values > 0]
             if values.size == 0:
-                self.ax_loss.set_ylim(1e-3, 1.0)
-                return
+                return 1e-3, 1.0
             # a diverging run leaves through the top (the escape, not the
             # overflow), and at most 20 decades show: below that only runs
             # that hit the minimum exactly go on, squashing every other curve
             hi = min(float(values.max()), 1e6 * float(values[0]))
             lo = max(float(values.min()), hi * 1e-20)
-            self.ax_loss.set_ylim(lo / 3, hi * 3 if hi > lo else lo * 10)
-        else:
-            if values.size == 0:
-                self.ax_loss.set_ylim(-1.0, 1.0)
-                return
-            # unbounded below (the saddle): show the escape, not the overflow
-            f0 = float(np.abs(values[0]))
-            lo = max(float(values.min()), -1e6 * (1.0 + f0))
-            hi = min(float(values.max()), 1e6 * (1.0 + f0))
-            pad = 0.05 * (hi - lo) + 1e-12 * (abs(hi) + 1.0)
-            self.ax_loss.set_ylim(lo - pad, hi + pad)
-
-
-# -- explorers that own one figure and redraw it on demand ----------------------
+            return lo / 3, (hi * 3 if hi > lo else lo * 10)
+        if values.size == 0:
+            return -1.0, 1.0
+        # unbounded below (the saddle): show the escape, not the overflow
+        f0 = float(np.abs(values[0]))
+        lo = max(float(values.min()), -1e6 * (1.0 + f0))
+        hi = min(float(values.max()), 1e6 * (1.0 + f0))
+        pad = 0.05 * (hi - lo) + 1e-12 * (abs(hi) + 1.0)
+        return lo - pad, hi + pad

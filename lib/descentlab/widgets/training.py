@@ -9,7 +9,7 @@ import ipywidgets as widgets
 import numpy as np
 
 from .. import _checks
-from ._base import _FigureExplorer, _assign, _png, _positive
+from ._base import _FigureExplorer, _positive
 
 
 class TrainingExplorer(_FigureExplorer):
@@ -69,10 +69,13 @@ class TrainingExplorer(_FigureExplorer):
             self.set(lr=lr, batch_size=batch_size, epochs=epochs, momentum=momentum,
                      sampling=sampling, seed=seed)
             self._request("compute")
+        self._finish()
+        c = self.controls
         self.widget = widgets.VBox([
-            widgets.HBox([widgets.VBox([self.lr_slider, self.batch_slider, self.epochs_slider]),
-                          widgets.VBox([self.momentum_slider, self.sampling_buttons,
-                                        self.seed_slider])]),
+            widgets.HBox([widgets.VBox([c["lr"].widget, self.batch_slider, c["epochs"].widget]),
+                          widgets.VBox([c["momentum"].widget, self.sampling_buttons,
+                                        c["seed"].widget, self.reset_button])],
+                         layout=widgets.Layout(flex_flow="row wrap")),
             self.report, self.status, self.image])
 
     def set(self, **settings) -> None:
@@ -83,25 +86,32 @@ class TrainingExplorer(_FigureExplorer):
         with self.hold():
             if "batch_size" in settings:
                 value = settings["batch_size"]
-                _assign(self.batch_slider, "full" if value is None else value, "batch_size",
-                        self._owner)
-            for key, control in (("lr", self.lr_slider), ("epochs", self.epochs_slider),
-                                 ("momentum", self.momentum_slider),
-                                 ("sampling", self.sampling_buttons),
-                                 ("seed", self.seed_slider)):
+                self.controls["batch_size"].set("full" if value is None else value)
+            for key in ("lr", "epochs", "momentum", "sampling", "seed"):
                 if key in settings:
-                    _assign(control, settings[key], key, self._owner)
+                    self.controls[key].set(settings[key])
 
     @property
     def batch_size(self) -> int | None:
-        value = self.batch_slider.value
+        value = self.controls["batch_size"].value
         return None if value == "full" else value
+
+    @property
+    def lr(self) -> float:
+        """The learning rate, exactly as set."""
+        return self.controls["lr"].value
+
+    @property
+    def momentum(self) -> float:
+        """The momentum, exactly as set."""
+        return self.controls["momentum"].value
 
     def arguments(self) -> dict[str, Any]:
         """What the explorer passes to :func:`descentlab.training.fit` (with
         the model, the optimizer ``SGD(lr, momentum)`` and the data)."""
-        return {"epochs": self.epochs_slider.value, "batch_size": self.batch_size,
-                "sampling": self.sampling_buttons.value, "seed": self.seed_slider.value}
+        c = self.controls
+        return {"epochs": c["epochs"].value, "batch_size": self.batch_size,
+                "sampling": c["sampling"].value, "seed": c["seed"].value}
 
     def _build_artists(self) -> None:
         ax = self.ax_loss
@@ -139,9 +149,13 @@ class TrainingExplorer(_FigureExplorer):
             style={"description_width": "90px", "button_width": "110px"})
         self.seed_slider = widgets.IntSlider(value=0, min=0, max=20, description="seed", **style)
         self.report = widgets.HTML()
-        for w in (self.lr_slider, self.batch_slider, self.epochs_slider, self.momentum_slider,
-                  self.sampling_buttons, self.seed_slider):
-            w.observe(lambda _: self._request("compute"), "value")
+        both = "SGD: the run and the batch-GD curve"
+        self._control("lr", self.lr_slider, affects=both)
+        self._control("batch_size", self.batch_slider, label="batch_size")
+        self._control("epochs", self.epochs_slider)
+        self._control("momentum", self.momentum_slider, affects=both)
+        self._control("sampling", self.sampling_buttons)
+        self._control("seed", self.seed_slider)
 
     def _flush(self, pending) -> None:
         from .. import optim, training
@@ -150,16 +164,14 @@ class TrainingExplorer(_FigureExplorer):
         d, args = self.data, self.arguments()
         validation = (d.X_val, d.y_val)
         model = self.model_factory(args["seed"])
-        opt = optim.SGD(model.params, lr=self.lr_slider.value,
-                        momentum=self.momentum_slider.value)
+        opt = optim.SGD(model.params, lr=self.lr, momentum=self.momentum)
         self.history = training.fit(model, opt, d.X_train, d.y_train, validation=validation,
                                     **args)
         self.reference_history = None
         if self.show_reference:
             ref = self.model_factory(args["seed"])
             self.reference_history = training.fit(
-                ref, optim.SGD(ref.params, lr=self.lr_slider.value,
-                               momentum=self.momentum_slider.value),
+                ref, optim.SGD(ref.params, lr=self.lr, momentum=self.momentum),
                 d.X_train, d.y_train, epochs=args["epochs"], batch_size=None,
                 validation=validation)
         t1 = time.perf_counter()
@@ -190,7 +202,7 @@ class TrainingExplorer(_FigureExplorer):
             self.ax_loss.set_ylim(lo / 1.5, hi * 1.5)
         self.report.value = self._describe()
         self.figure.canvas.draw()
-        self.image.value = _png(self.figure.canvas)
+        self._show()
 
     def _describe(self) -> str:
         h = self.history

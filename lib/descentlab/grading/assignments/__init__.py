@@ -11,7 +11,7 @@ import importlib
 from ..exercise import Exercise
 
 ASSIGNMENTS = ("ps1_gradient_descent", "ps2_momentum", "ps3_adaptive", "ps4_schedules_and_state",
-               "ps5_init_bn_dropout")
+               "ps5_init_bn_dropout", "ps6_tuning")
 
 
 def _load() -> dict[str, Exercise]:
