@@ -42,6 +42,9 @@ def wrap(message: str, width: int = WIDTH) -> str:
     Continuation lines are indented by two spaces so a wrapped sentence still
     reads as one item; words longer than a line (an array's repr) are kept whole.
     """
+    if not isinstance(message, str):  # found by the fuzz: AttributeError on a list
+        raise TypeError(f"message must be a string, got {type(message).__name__}")
+    width = _checks.integer(width, "width")
     if width < 20:
         raise ValueError(f"width must be >= 20 columns, got {width}")
     out = []
