@@ -827,6 +827,8 @@ ARGS: dict[str, Arg] = {
     "fn": Arg(_student_fn, st.sampled_from([None, 3, "adam_step", np.zeros(2)])),
     "part": Arg(_part, st.sampled_from(["", "FIRST_STEP", "first step", 0])),
     "hidden": Arg(bools),
+    "wrap.message": Arg(st.text(max_size=300), st.sampled_from([b"text", ["a", "b"]])),
+    "wrap.width": Arg(st.integers(1, 120), V.bad_ints | st.just(0)),
     "in_process": Arg(st.just(True), st.sampled_from([False, 0, "no"])),
 }
 
