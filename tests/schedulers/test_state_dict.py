@@ -327,3 +327,17 @@ def test_warm_restarts_resume_after_fractional_epochs(kw, fractions, after):
         tsched.step()
         assert opt2.lr == pytest.approx(topt.param_groups[0]["lr"], rel=1e-12, abs=0)
     assert sched2.T_cur == tsched.T_cur and sched2.T_i == tsched.T_i
+
+
+def test_warm_restarts_round_trip_and_zero_periods_are_refused_on_load():
+    # the dry run of a loaded state must not use _next, which this class does
+    # not step through; a zero period would divide by zero at the next step
+    sched = dls.CosineAnnealingWarmRestarts(_sgd(), T_0=3, T_mult=2)
+    sched.optimizer.step([np.zeros(1)])
+    sched.step()
+    before = sched.state_dict()
+    sched.load_state_dict(before)
+    for key in ("T_0", "T_i", "T_mult"):
+        with pytest.raises(ValueError, match=rf"state_dict\['{key}'\] must be >= 1"):
+            sched.load_state_dict({**before, key: 0})
+        assert sched.state_dict() == before
