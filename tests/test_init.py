@@ -322,3 +322,16 @@ BAD = [
 def test_bad_input_raises_and_says_what(call, error, fragment):
     with pytest.raises(error, match=fragment):
         call()
+
+
+@pytest.mark.parametrize("slope", [1.3407807929942597e+154, -1e200, 1e300])
+def test_leaky_relu_gain_for_a_slope_whose_square_overflows(slope):
+    # found by tests/fuzz: slope**2 raised OverflowError (torch's formula does too);
+    # compared with sqrt(2 / (1 + slope^2)) worked out in 60-digit decimals
+    from decimal import Decimal, getcontext
+
+    getcontext().prec = 60
+    exact = (Decimal(2) / (1 + Decimal(slope) ** 2)).sqrt()
+    got = init.calculate_gain("leaky_relu", slope)
+    assert abs(Decimal(got) - exact) <= Decimal(2) ** -52 * exact
+    assert init.kaiming_std((3, 4), a=slope) == got / 2.0

@@ -25,10 +25,21 @@ def real(value, name: str, owner: str | None = None) -> float:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{_where(owner, name)} must be a real number, got {value!r} "
                         f"of type {type(value).__name__}")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # an int or Fraction beyond the float range
+        raise ValueError(f"{_where(owner, name)} is too large for a float, got "
+                         f"{_short(value)}") from None
     if math.isnan(value):
         raise ValueError(f"{_where(owner, name)} must be a number, got nan")
     return value
+
+
+def _short(value) -> str:
+    # a huge int's repr runs to hundreds of digits (and past 4300 refuses)
+    text = repr(value) if not isinstance(value, int) or value.bit_length() < 200 else \
+        f"an integer of about {int(value.bit_length() * 0.30103)} digits"
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def nonnegative(value, name: str, owner: str | None = None) -> float:

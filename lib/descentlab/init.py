@@ -107,7 +107,10 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
         return math.sqrt(2.0)
     if nonlinearity == "leaky_relu":
         negative_slope = 0.01 if param is None else _checks.real(param, "param")
-        return math.sqrt(2.0 / (1 + negative_slope ** 2))
+        try:
+            return math.sqrt(2.0 / (1 + negative_slope ** 2))
+        except OverflowError:  # |slope| > 1.3e154 (found by the fuzz): 1 + slope**2 is
+            return math.sqrt(2.0) / abs(negative_slope)  # slope**2 to double precision
     if nonlinearity == "selu":
         return 3.0 / 4  # found empirically (pytorch/pytorch#50664)
     known = ", ".join(repr(n) for n in (*_GAIN_ONE, "tanh", "relu", "leaky_relu", "selu"))

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from descentlab.grading import evaluate
+from descentlab.grading import GradingFailure, check, evaluate, find
 from descentlab.grading.assignments import of
 from descentlab.grading.verify import part_of
 
@@ -97,6 +97,38 @@ def test_every_catalogued_mistake_fails_a_part_and_is_named(assignment):
                     found = exercise.check(mistake.implementation, part, hidden)
                     named |= found is not None and found.mistake == mistake.name
             assert named, f"{exercise.id}: '{mistake.name}' is never diagnosed by name"
+
+
+# -- argument checks of the public helpers (found by tests/fuzz) ----------------
+
+def _noop(*args, **kwargs):
+    return None
+
+
+@pytest.mark.parametrize("call, error, fragment", [
+    (lambda: evaluate("ps3_adaptive.adam_step", _noop, "first_step"), TypeError,
+     "exercise must be an Exercise, as find"),
+    # ps1's exercises override Exercise.check, which used to raise KeyError('')
+    (lambda: evaluate(find("ps1_gradient_descent.minibatch_indices"), _noop, ""), ValueError,
+     r"part must be one of \['one_epoch', 'reshuffled'\]"),
+    (lambda: check("ps1_gradient_descent.step_decay", _noop, ["values"]), ValueError,
+     "part must be one of"),
+    (lambda: evaluate(find("ps3_adaptive.adam_step"), _noop, "state", hidden="yes"), TypeError,
+     "evaluate: hidden must be True or False"),
+    (lambda: evaluate(find("ps5_init_bn_dropout.batchnorm_backward"), _noop, "gradients",
+                      in_process=False), TypeError, "in_process=False is for functions proxied"),
+])
+def test_malformed_arguments_are_refused_by_name(call, error, fragment):
+    with pytest.raises(error, match=fragment):
+        call()
+
+
+def test_a_valid_part_still_gives_the_verdict():
+    # the same exercise and part as above, with a wrong answer: a Mismatch, not an error
+    mismatch = evaluate(find("ps1_gradient_descent.minibatch_indices"), _noop, "one_epoch")
+    assert mismatch is not None and mismatch.variable
+    with pytest.raises(GradingFailure):
+        check("ps1_gradient_descent.minibatch_indices", _noop, "one_epoch")
 
 
 def test_ps6_graders_give_right_answers_written_differently_full_credit():

@@ -147,3 +147,15 @@ def test_feedback_keeps_the_diagnosis_and_nothing_else(executed):
             assert error.traceback == [error.evalue]
             assert error.evalue.startswith("exponential_decay: ")
             assert "BEGIN HIDDEN" not in error.evalue
+
+
+@pytest.mark.parametrize("message, width, error, fragment", [
+    (["a", "b"], 70, TypeError, "message must be a string, got list"),
+    (b"text", 70, TypeError, "message must be a string, got bytes"),
+    ("text", 70.5, TypeError, "width must be an integer"),
+    ("text", None, TypeError, "width must be an integer"),
+])
+def test_wrap_refuses_what_is_not_text_by_name(message, width, error, fragment):
+    # found by tests/fuzz: a list raised AttributeError from .splitlines()
+    with pytest.raises(error, match=fragment):
+        wrap(message, width)

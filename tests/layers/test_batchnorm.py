@@ -308,3 +308,24 @@ def test_backward_refuses_a_bad_dout(dout, error, fragment):
     _, cache = forward_cache()
     with pytest.raises(error, match=fragment):
         batchnorm_backward(dout, cache)
+
+
+@pytest.mark.parametrize("field, value, error, fragment", [
+    ("x", None, TypeError, "cache.x must be a numpy array"),
+    ("x", np.ones(4), ValueError, "cache.x must have at least 2 dimensions"),
+    ("x", np.ones((0, 3)), ValueError, r"cache.x has shape \(0, 3\), no values"),
+    ("gamma", np.ones(2), ValueError, r"cache.gamma must have shape \(3,\)"),
+    ("gamma", np.ones(3, np.float32), TypeError, "cache.gamma has dtype float32"),
+    ("mean", np.ones(1), ValueError, r"cache.mean must be float64 of shape \(3,\)"),
+    ("invstd", np.ones(3, np.float32), ValueError, "cache.invstd must be float64"),
+    ("invstd", np.ones(6)[::2], ValueError, "cache.invstd must be C-contiguous"),
+    ("training", "yes", TypeError, "cache.training must be True or False"),
+])
+def test_backward_checks_every_field_of_a_rebuilt_cache(field, value, error, fragment):
+    # A cache is a named tuple: one rebuilt with _replace must be refused
+    # before the kernel indexes its arrays (found by tests/fuzz).
+    x = np.random.default_rng(0).standard_normal((4, 3))
+    out, cache = batchnorm_forward(x, np.ones(3), np.zeros(3), np.zeros(3), np.ones(3))
+    forged = cache._replace(**{field: value})
+    with pytest.raises(error, match=fragment):
+        batchnorm_backward(np.ones_like(out), forged)

@@ -179,3 +179,20 @@ def test_backward_checks_its_arguments(training):
     for bad in (other, tuple(cache), None):
         with pytest.raises(TypeError, match="cache must be the DropoutCache"):
             dropout_backward(X, bad)
+
+
+@pytest.mark.parametrize("field, value, error, fragment", [
+    ("keep", np.ones(3, bool), ValueError, r"cache.keep must be None or a C-contiguous bool mask"),
+    ("keep", np.ones((3, 4)), ValueError, "cache.keep must be None or a C-contiguous bool mask"),
+    ("keep", np.ones((4, 3), bool).T, ValueError, "cache.keep must be None or a C-contiguous"),
+    ("keep", [[True] * 4] * 3, ValueError, "got list"),
+    ("scale", None, TypeError, "cache.scale must be a real number"),
+    ("scale", np.nan, ValueError, "cache.scale must be a number"),
+    ("shape", (12,), ValueError, r"the forward input had shape \(12,\)"),
+])
+def test_backward_checks_every_field_of_a_rebuilt_cache(field, value, error, fragment):
+    # found by tests/fuzz: scale=None reached the kernel (a Numba TypingError),
+    # and a short mask would have been read past its end
+    _, cache = dropout_forward(X, 0.5, rng=0)
+    with pytest.raises(error, match=fragment):
+        dropout_backward(np.ones_like(X), cache._replace(**{field: value}))

@@ -203,3 +203,21 @@ def test_backward_checks_its_arguments():
     for bad in (other, tuple(cache), "cache"):
         with pytest.raises(TypeError, match="cache must be the LayerNormCache"):
             layernorm_backward(x, bad)
+
+
+@pytest.mark.parametrize("field, value, error, fragment", [
+    ("x", None, TypeError, "cache.x must be a numpy array"),
+    ("x", np.ones((4, 2)), ValueError, r"cache.gamma has shape \(3,\), which must be the trailing"),
+    ("gamma", np.ones(0), ValueError, "cache.gamma has shape"),
+    ("gamma", np.ones(3, np.float32), TypeError, "cache.gamma has dtype float32"),
+    ("mean", np.ones(2), ValueError, r"cache.mean must be float64 of shape \(4,\)"),
+    ("rstd", None, TypeError, "cache.rstd must be a numpy array"),
+    ("rstd", np.ones(4, np.float32), ValueError, "cache.rstd must be float64"),
+])
+def test_backward_checks_every_field_of_a_rebuilt_cache(field, value, error, fragment):
+    # found by tests/fuzz: a forged x crashed with AttributeError, and short
+    # statistics would have been read past their end
+    x = np.random.default_rng(0).standard_normal((4, 3))
+    out, cache = layernorm_forward(x, np.ones(3), np.zeros(3))
+    with pytest.raises(error, match=fragment):
+        layernorm_backward(np.ones_like(out), cache._replace(**{field: value}))

@@ -170,3 +170,57 @@ def test_vectorised_over_any_shape_and_a_float_for_a_scalar(name):
     assert f(np.zeros(0)).shape == (0,)
     mid = f(np.array([10.5]))[0]  # non-integer steps interpolate, for smooth plots
     assert np.isfinite(mid)
+
+
+# found by tests/fuzz: a user's function returning an int beyond the float
+# range raised OverflowError from numpy or from float arithmetic
+def test_a_user_function_must_return_floats():
+    import descentlab.optim as dlo
+
+    huge = lambda t: 10**400  # noqa: E731
+    with pytest.raises(ValueError, match="cyclic: scale_fn returned a number too large"):
+        dls.cyclic(3, 0.01, 0.1, step_size_up=2, scale_fn=huge)
+    with pytest.raises(ValueError, match=r"sequential: schedules\[0\] returned a number too large"):
+        dls.sequential(3, [huge], [])
+    with pytest.raises(TypeError, match=r"sequential: schedules\[1\] must return numbers"):
+        dls.sequential([1, 5], [lambda t: t, lambda t: "x"], [4])
+    with pytest.raises(ValueError, match=r"CyclicLR: scale_fn\(1\) is too large for a float"):
+        dls.CyclicLR(dlo.SGD([np.zeros(1)], lr=0.1, momentum=0.9), 0.01, 0.1, scale_fn=huge)
+    # numbers still pass through unchanged
+    assert dls.sequential(3, [lambda t: 0.5 * np.ones_like(t)], []) == 0.5
+
+
+def test_triangular2_decays_past_cycle_1024_without_overflow():
+    # torch's 1 / 2.0 ** (x - 1) raises OverflowError from cycle 1025 on
+    # (after 2050 steps with step_size_up=1); found by tests/fuzz
+    import descentlab.optim as dlo
+
+    opt = dlo.SGD([np.zeros(1)], lr=0.1, momentum=0.9)
+    sched = dls.CyclicLR(opt, 0.0, 1.0, step_size_up=1, mode="triangular2")
+    assert [sched.scale_fn(x) for x in (1, 2, 3, 1024)] == [1.0, 0.5, 0.25, 2.0 ** -1023]
+    assert sched.scale_fn(1025) == 2.0 ** -1024 and sched.scale_fn(5000) == 0.0
+    for _ in range(2060):
+        opt.step([np.zeros(1)])
+        sched.step()
+    assert 0.0 <= opt.lr < 1e-300
+    t = np.array([2049.0, 2051.0, 10**6])
+    assert np.all(dls.cyclic(t, 0.0, 1.0, step_size_up=1, mode="triangular2") < 1e-300)
+
+
+def test_exp_range_with_gamma_above_one_ends_in_a_named_error():
+    import descentlab.optim as dlo
+
+    opt = dlo.SGD([np.zeros(1)], lr=0.1, momentum=0.9)
+    sched = dls.CyclicLR(opt, 0.01, 0.1, step_size_up=1, mode="exp_range", gamma=2.0,
+                         cycle_momentum=False)
+    with pytest.raises(ValueError, match="the schedule gives lr=(inf|nan)"):
+        for _ in range(2000):
+            sched.step()
+
+
+def test_scale_fn_is_total_on_any_cycle_number():
+    import descentlab.optim as dlo
+
+    opt = dlo.SGD([np.zeros(1)], lr=0.1, momentum=0.9)
+    sched = dls.CyclicLR(opt, 0.0, 1.0, mode="triangular2")
+    assert sched.scale_fn(-1023.0) == math.inf  # 2**1024, beyond the float range

@@ -94,3 +94,17 @@ def test_metric_can_be_a_numpy_or_torch_scalar(metric):
     sched = dls.ReduceLROnPlateau(opt)
     sched.step(metric)
     assert sched.best == float(metric) and isinstance(sched.best, float)
+
+
+def test_metrics_beyond_the_float_range_are_value_errors():
+    # found by tests/fuzz: float() of a huge Fraction raised OverflowError
+    from fractions import Fraction
+
+    sched = dls.ReduceLROnPlateau(dlo.SGD([np.zeros(1)], lr=0.1))
+    with pytest.raises(ValueError, match="best is too large for a float"):
+        sched.is_better(0.0, Fraction(10**400, 3))
+    with pytest.raises(ValueError, match="metrics is too large for a float"):
+        sched.step(10**400)
+    with pytest.raises(TypeError, match="a must be a number"):
+        sched.is_better("0.5", 1.0)
+    assert sched.is_better(0.5, 1.0) and not sched.is_better(float("nan"), 1.0)

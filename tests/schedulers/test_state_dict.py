@@ -253,6 +253,52 @@ def test_state_dict_keys_are_torchs(name):
         assert ours[key] == theirs[key] or copy.deepcopy(ours[key]) == list(theirs[key]), key
 
 
+def _sgd():
+    return dlo.SGD([np.zeros(1)], lr=0.1, momentum=0.9)
+
+
+# Values of the right kind that the schedule cannot step from; found by
+# tests/fuzz, each used to load silently and fail at the next step() with
+# ZeroDivisionError, IndexError, AssertionError or AttributeError.
+@pytest.mark.parametrize("build, key, value, fragment", [
+    (lambda: dls.StepLR(_sgd(), 3), "step_size", 0, "ZeroDivisionError"),
+    (lambda: dls.HalvingLR(_sgd(), 3), "step_size", 0, "ZeroDivisionError"),
+    (lambda: dls.LinearLR(_sgd()), "start_factor", 0.0, "ZeroDivisionError"),
+    (lambda: dls.CosineAnnealingLR(_sgd(), 10), "base_lrs", [], r"'base_lrs'\] must hold one"),
+    (lambda: dls.LambdaLR(_sgd(), lambda t: 1.0), "base_lrs", [], "must hold one value"),
+    (lambda: dls.CyclicLR(_sgd(), 0.01, 0.1), "max_lrs", [], r"'max_lrs'\] must hold one"),
+    (lambda: dls.CyclicLR(_sgd(), 0.01, 0.1), "use_beta1", True, "cycles betas, which SGD"),
+    (lambda: dls.OneCycleLR(_sgd(), 0.1, total_steps=10), "_schedule_phases", [],
+     "cannot step"),
+    (lambda: dls.ReduceLROnPlateau(_sgd()), "min_lrs", [], r"'min_lrs'\] must hold one"),
+    (lambda: dls.ExponentialLR(_sgd(), 0.9), "base_lrs", [-0.1], r"'base_lrs'\]\[0\] must be"),
+    (lambda: dls.ExponentialLR(_sgd(), 0.9), "last_epoch", -5, "last_epoch'] must be >= -1"),
+])
+def test_a_state_the_schedule_cannot_step_from_is_refused_on_load(build, key, value, fragment):
+    sched = build()
+    before = sched.state_dict()
+    with pytest.raises(ValueError, match=fragment):
+        sched.load_state_dict({**before, key: value})
+    assert sched.state_dict() == before
+    # and it still steps as before
+    sched.optimizer.step([np.zeros(1)])
+    sched.step(1.0) if isinstance(sched, dls.ReduceLROnPlateau) else sched.step()
+
+
+def test_loading_does_not_call_a_user_function():
+    calls = []
+
+    def factor(t):
+        calls.append(t)
+        return 1.0
+
+    sched = dls.LambdaLR(_sgd(), factor)
+    state = sched.state_dict()
+    n = len(calls)
+    sched.load_state_dict(state)
+    assert len(calls) == n
+
+
 @given(kw=warm_restarts_kwargs, fractions=st.lists(st.floats(0.0, 400.0), min_size=1,
                                                     max_size=20), after=st.integers(1, 60))
 def test_warm_restarts_resume_after_fractional_epochs(kw, fractions, after):
@@ -281,3 +327,17 @@ def test_warm_restarts_resume_after_fractional_epochs(kw, fractions, after):
         tsched.step()
         assert opt2.lr == pytest.approx(topt.param_groups[0]["lr"], rel=1e-12, abs=0)
     assert sched2.T_cur == tsched.T_cur and sched2.T_i == tsched.T_i
+
+
+def test_warm_restarts_round_trip_and_zero_periods_are_refused_on_load():
+    # the dry run of a loaded state must not use _next, which this class does
+    # not step through; a zero period would divide by zero at the next step
+    sched = dls.CosineAnnealingWarmRestarts(_sgd(), T_0=3, T_mult=2)
+    sched.optimizer.step([np.zeros(1)])
+    sched.step()
+    before = sched.state_dict()
+    sched.load_state_dict(before)
+    for key in ("T_0", "T_i", "T_mult"):
+        with pytest.raises(ValueError, match=rf"state_dict\['{key}'\] must be >= 1"):
+            sched.load_state_dict({**before, key: 0})
+        assert sched.state_dict() == before

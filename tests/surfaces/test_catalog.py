@@ -253,3 +253,39 @@ def test_latex_renders_in_matplotlib_mathtext(name):
     from matplotlib.mathtext import MathTextParser
 
     MathTextParser("path").parse(f"${S.get(name).latex}$")
+
+
+# -- found by tests/fuzz ----------------------------------------------------------
+
+def _fields(surface, **changes):
+    import dataclasses
+    return {**{f.name: getattr(surface, f.name) for f in dataclasses.fields(surface)}, **changes}
+
+
+@pytest.mark.parametrize("changes, error, match", [
+    ({"kind": -1}, ValueError, r"kind must be one of the formulas \[0, 1, 2, 3, 4, 5, 6, 7\]"),
+    ({"kind": 8}, ValueError, "kind must be one of"),
+    ({"kind": 1.0}, TypeError, "kind must be an integer"),
+    ({"coef": None}, TypeError, "coef must be a numpy array"),
+    ({"coef": np.ones(1)}, ValueError, r"1-D float64 array of 2 values, got float64 of shape \(1,\)"),
+    ({"coef": np.ones(2, np.float32)}, ValueError, "float64"),
+    ({"coef": np.ones((2, 1))}, ValueError, "1-D"),
+    ({"kind": 6, "coef": np.ones(4)}, ValueError, r"1 \+ 4 \* \(number of wells\)"),
+])
+def test_a_surface_built_by_hand_is_checked_before_any_formula_runs(changes, error, match):
+    # Surface is public; its coef used to reach the compiled formulas unchecked
+    # (kind=-1 with coef=None was a Numba TypingError, a short coef a read past its end)
+    with pytest.raises(error, match=match):
+        S.Surface(**_fields(S.rosenbrock(), **changes))
+
+
+def test_a_surface_built_by_hand_with_valid_fields_works():
+    s = S.Surface(**_fields(S.rosenbrock(), name="mine"))
+    assert s.value(1.0, 1.0) == 0.0  # Rosenbrock's minimum, a=1
+
+
+def test_grid_and_gaussians_refuse_sizes_beyond_reach():
+    with pytest.raises(ValueError, match=r"Surface.grid: n must be <= 10000"):
+        S.saddle().grid(2**63)
+    with pytest.raises(ValueError, match="gaussians: wells holds a number too large"):
+        S.gaussians(wells=((10**400, 0.0, 0.0, 1.0),))

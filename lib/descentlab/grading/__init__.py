@@ -22,6 +22,7 @@ import functools
 import inspect
 import textwrap
 
+from .. import _checks
 from .exercise import Exercise
 from .guard import ReferenceUsed, Tripwire, static_uses
 from .report import Mismatch
@@ -41,6 +42,9 @@ def wrap(message: str, width: int = WIDTH) -> str:
     Continuation lines are indented by two spaces so a wrapped sentence still
     reads as one item; words longer than a line (an array's repr) are kept whole.
     """
+    if not isinstance(message, str):  # found by the fuzz: AttributeError on a list
+        raise TypeError(f"message must be a string, got {type(message).__name__}")
+    width = _checks.integer(width, "width")
     if width < 20:
         raise ValueError(f"width must be >= 20 columns, got {width}")
     out = []
@@ -91,6 +95,9 @@ def _guarded(fn, forbidden):
 def _partner(fn, name: str, in_process: bool):
     """Another function from the same notebook as ``fn`` (None if it has none)."""
     if not in_process:
+        if not hasattr(fn, "process"):
+            raise TypeError(f"in_process=False is for functions proxied from the sandbox, "
+                            f"got {type(fn).__name__}")
         return fn.process.function(name)
     namespace = getattr(inspect.unwrap(fn), "__globals__", {})
     partner = namespace.get(name)
@@ -104,6 +111,15 @@ def evaluate(exercise: Exercise, fn, part: str, hidden: bool = False, *,
     ``in_process=False`` is for functions proxied from the sandbox, where the
     reference cannot even be imported and tracing would only see the proxy.
     """
+    if not isinstance(exercise, Exercise):
+        raise TypeError(f"exercise must be an Exercise, as find() returns, got "
+                        f"{type(exercise).__name__}")
+    # several exercises override Exercise.check, so the part is checked here
+    if not isinstance(part, str) or part not in exercise.parts:
+        raise ValueError(f"part must be one of {sorted(exercise.parts)} for {exercise.id}, "
+                         f"got {part!r}")
+    hidden = _checks.boolean(hidden, "hidden", "evaluate")
+    in_process = _checks.boolean(in_process, "in_process", "evaluate")
     functions = {exercise.function: fn}
     for name in exercise.needs:
         partner = _partner(fn, name, in_process)

@@ -30,9 +30,20 @@ def array(a, name: str, owner: str, *, dtype=None, shape=None, writeable: bool =
 
 
 def cache(value, kind: type, owner: str):
+    # Its fields are checked by each backward function too: a cache is only a
+    # named tuple, and one rebuilt with _replace reaches the kernels otherwise.
     if not isinstance(value, kind):
         raise TypeError(f"{owner}: cache must be the {kind.__name__} returned by the matching "
                         f"forward function, got {type(value).__name__}")
+    return value
+
+
+def statistic(value, name: str, owner: str, size: int) -> np.ndarray:
+    """A per-channel or per-row float64 statistic held in a cache, of ``size`` values."""
+    _checks.float_array(value, name, owner)
+    if value.dtype != np.float64 or value.shape != (size,):
+        raise ValueError(f"{owner}: {name} must be float64 of shape ({size},), "
+                         f"got {value.dtype} of shape {value.shape}")
     return value
 
 

@@ -382,13 +382,19 @@ def batchnorm_backward(dout, cache):
     """
     owner = "batchnorm_backward"
     cache = _common.cache(cache, BatchNormCache, owner)
-    x = cache.x
-    dout = _common.dout(dout, x, owner)
+    x = _common.array(cache.x, "cache.x", owner, min_ndim=2)
+    if x.size == 0:
+        raise ValueError(f"{owner}: cache.x has shape {x.shape}, no values")
     N, C, L = _layout(x)
+    gamma = _common.array(cache.gamma, "cache.gamma", owner, dtype=x.dtype, shape=(C,))
+    mean = _common.statistic(cache.mean, "cache.mean", owner, C)
+    invstd = _common.statistic(cache.invstd, "cache.invstd", owner, C)
+    training = _checks.boolean(cache.training, "cache.training", owner)
+    dout = _common.dout(dout, x, owner)
     dx = np.empty_like(x)
     dgamma = np.empty(C, np.float64)
     dbeta = np.empty(C, np.float64)
     batchnorm_backward_kernel(dout.reshape(N, C * L), x.reshape(N, C * L), dx.reshape(N, C * L),
-                              L, cache.gamma, cache.mean, cache.invstd, cache.training, dgamma,
+                              L, gamma, mean, invstd, training, dgamma,
                               dbeta, _group_size(C, L))
     return dx, dgamma.astype(x.dtype), dbeta.astype(x.dtype)

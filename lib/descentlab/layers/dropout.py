@@ -94,6 +94,19 @@ def dropout_backward(dout, cache):
                         f"dtype {cache.dtype}")
     if cache.keep is None:
         return dout.copy()
+    keep = cache.keep
+    if (not isinstance(keep, np.ndarray) or keep.dtype != np.bool_ or keep.shape != dout.shape
+            or not keep.flags.c_contiguous):
+        raise ValueError(f"{owner}: cache.keep must be None or a C-contiguous bool mask of "
+                         f"shape {dout.shape}, got {_describe(keep)}")
+    # the kernel is compiled for a scale of the array's own dtype
+    scale = dout.dtype.type(_checks.real(cache.scale, "cache.scale", owner))
     dx = np.empty_like(dout)
-    dropout_kernel(dout.reshape(-1), cache.keep.reshape(-1), cache.scale, dx.reshape(-1))
+    dropout_kernel(dout.reshape(-1), keep.reshape(-1), scale, dx.reshape(-1))
     return dx
+
+
+def _describe(a) -> str:
+    if isinstance(a, np.ndarray):
+        return f"an array of dtype {a.dtype} and shape {a.shape}"
+    return type(a).__name__

@@ -125,6 +125,16 @@ class LayerNormCache(NamedTuple):
     rstd: np.ndarray
 
 
+def _gamma(gamma, name: str, x: np.ndarray, owner: str) -> np.ndarray:
+    gamma = _common.array(gamma, name, owner, dtype=x.dtype, min_ndim=1)
+    if gamma.ndim > x.ndim or x.shape[x.ndim - gamma.ndim:] != gamma.shape:
+        raise ValueError(f"{owner}: {name} has shape {gamma.shape}, which must be the trailing "
+                         f"shape of x, but x has shape {x.shape}")
+    if gamma.size == 0:
+        raise ValueError(f"{owner}: {name} has shape {gamma.shape}: nothing to normalise over")
+    return gamma
+
+
 def layernorm_forward(x, gamma, beta, eps=1e-5):
     r"""Layer normalisation, torch's ``F.layer_norm(x, gamma.shape, gamma, beta, eps)``.
 
@@ -149,13 +159,8 @@ def layernorm_forward(x, gamma, beta, eps=1e-5):
     """
     owner = "layernorm_forward"
     x = _common.array(x, "x", owner, min_ndim=1)
-    gamma = _common.array(gamma, "gamma", owner, dtype=x.dtype, min_ndim=1)
-    if gamma.ndim > x.ndim or x.shape[x.ndim - gamma.ndim:] != gamma.shape:
-        raise ValueError(f"{owner}: gamma has shape {gamma.shape}, which must be the trailing "
-                         f"shape of x, but x has shape {x.shape}")
+    gamma = _gamma(gamma, "gamma", x, owner)
     beta = _common.array(beta, "beta", owner, dtype=x.dtype, shape=gamma.shape)
-    if gamma.size == 0:
-        raise ValueError(f"{owner}: gamma has shape {gamma.shape}: nothing to normalise over")
     eps = _checks.positive(eps, "eps", owner)
     K = gamma.size
     M = x.size // K
@@ -182,15 +187,18 @@ def layernorm_backward(dout, cache):
     """
     owner = "layernorm_backward"
     cache = _common.cache(cache, LayerNormCache, owner)
-    x = cache.x
-    dout = _common.dout(dout, x, owner)
-    K = cache.gamma.size
+    x = _common.array(cache.x, "cache.x", owner, min_ndim=1)
+    gamma = _gamma(cache.gamma, "cache.gamma", x, owner)
+    K = gamma.size
     M = x.size // K
+    mean = _common.statistic(cache.mean, "cache.mean", owner, M)
+    rstd = _common.statistic(cache.rstd, "cache.rstd", owner, M)
+    dout = _common.dout(dout, x, owner)
     dx = np.empty_like(x)
     dgamma = np.empty(K, np.float64)
     dbeta = np.empty(K, np.float64)
     dy2, x2 = dout.reshape(M, K), x.reshape(M, K)
-    layernorm_dx_kernel(dy2, x2, dx.reshape(M, K), cache.gamma.reshape(K), cache.mean, cache.rstd)
-    layernorm_dparams_kernel(dy2, x2, cache.mean, cache.rstd, dgamma, dbeta)
-    shape = cache.gamma.shape
+    layernorm_dx_kernel(dy2, x2, dx.reshape(M, K), gamma.reshape(K), mean, rstd)
+    layernorm_dparams_kernel(dy2, x2, mean, rstd, dgamma, dbeta)
+    shape = gamma.shape
     return dx, dgamma.astype(x.dtype).reshape(shape), dbeta.astype(x.dtype).reshape(shape)

@@ -8,7 +8,8 @@ import numpy as np
 
 from .. import _checks
 from .scheduler import (LRScheduler, _choice, _epoch, _momentum_attr, _momentum_value, _one,
-                        _optimizer, _restore_callable, _result, _saved_callable, _times)
+                        _optimizer, _restore_callable, _result, _saved_callable, _times,
+                        _user_values)
 
 __all__ = ["CyclicLR", "cyclic"]
 
@@ -41,9 +42,15 @@ def _builtin_scale(mode, gamma, x):
     """The amplitude factor of the built-in policies, at cycle or step ``x``."""
     if mode == "triangular":
         return 1.0
-    if mode == "triangular2":
-        return 1 / (2.0 ** (x - 1))
-    return gamma ** x
+    try:
+        if mode == "triangular2":
+            # torch writes 1 / 2.0 ** (x - 1), the same power of two wherever it
+            # does not overflow: from cycle 1025 on (2050 steps at step_size_up=1)
+            # it raised OverflowError, where this underflows to 0 (found by the fuzz)
+            return 2.0 ** -(x - 1)
+        return gamma ** x
+    except OverflowError:  # e.g. gamma > 1 after many steps: the optimizer refuses an infinite lr
+        return math.inf
 
 
 class CyclicLR(LRScheduler):
@@ -156,12 +163,21 @@ class CyclicLR(LRScheduler):
             scale_factor = (x - 1) / (self.step_ratio - 1)
         at = cycle if self.scale_mode == "cycle" else epoch
         base_lr, max_lr = self.base_lrs[0], self.max_lrs[0]
-        lr = base_lr + (max_lr - base_lr) * scale_factor * self.scale_fn(at)
+        lr = base_lr + (max_lr - base_lr) * scale_factor * self._scale(at)
         if not self.cycle_momentum:
             return lr, None
         # scale_fn is called again, as torch does (it may keep state)
         base_m, max_m = self.base_momentums[0], self.max_momentums[0]
-        return lr, max_m - (max_m - base_m) * scale_factor * self.scale_fn(at)
+        return lr, max_m - (max_m - base_m) * scale_factor * self._scale(at)
+
+    def _scale(self, at) -> float:
+        # a custom scale_fn may return anything; it must be a number (as LambdaLR's)
+        return _checks.real(self.scale_fn(at), f"scale_fn({at})", "CyclicLR")
+
+    _not_plain = ("_scale_fn_custom",)
+
+    def _can_dry_run(self):
+        return self._scale_fn_custom is None
 
     def state_dict(self):
         state = self._plain_state("_scale_fn_custom")
@@ -195,5 +211,6 @@ def cyclic(t, base_lr, max_lr, step_size_up=2000, step_size_down=None, mode="tri
     x = 1.0 + t / total_size - cycle
     scale_factor = np.where(x <= step_ratio, x / step_ratio, (x - 1) / (step_ratio - 1))
     at = cycle if scale_mode == "cycle" else t
-    scale = scale_fn(at) if scale_fn is not None else _builtin_scale(mode, gamma, at)
+    scale = (_user_values(scale_fn(at), "scale_fn", owner) if scale_fn is not None
+             else _builtin_scale(mode, gamma, at))
     return _result(base_lr + (max_lr - base_lr) * scale_factor * scale, scalar)

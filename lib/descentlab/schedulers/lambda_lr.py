@@ -45,6 +45,11 @@ class LambdaLR(LRScheduler):
         factor = _checks.real(factor, f"lr_lambda({epoch})", "LambdaLR")
         return self.base_lrs[0] * factor, None
 
+    _not_plain = ("lr_lambdas",)
+
+    def _can_dry_run(self):
+        return False
+
     def state_dict(self):
         state = self._plain_state("lr_lambdas")
         state["lr_lambdas"] = [_saved_callable(fn) for fn in self.lr_lambdas]

@@ -3,7 +3,6 @@ r"""ReduceLROnPlateau: cut the learning rate when a monitored metric stops impro
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 
@@ -92,6 +91,7 @@ class ReduceLROnPlateau(LRScheduler):
 
     def is_better(self, a: float, best: float) -> bool:
         """Whether the metric value ``a`` improves on ``best``."""
+        a, best = _metric(a, "a"), _metric(best, "best")
         if self.mode == "min" and self.threshold_mode == "rel":
             return a < best * (1.0 - self.threshold)
         if self.mode == "min":
@@ -128,14 +128,18 @@ class ReduceLROnPlateau(LRScheduler):
     def _next(self, epoch, initial):
         raise TypeError("ReduceLROnPlateau steps on a metric: call step(metric)")
 
+    def _can_dry_run(self):
+        return False
 
-def _metric(value) -> float:
+
+def _metric(value, name: str = "metrics") -> float:
+    """A metric value as a float; NaN is allowed (it never improves)."""
     if isinstance(value, (str, bytes, bool, np.bool_)):
-        raise TypeError(f"ReduceLROnPlateau: metrics must be a number, got {value!r}")
-    if not isinstance(value, numbers.Real):
-        try:
-            return float(value)  # a 0-d array, or a one-element tensor
-        except (TypeError, ValueError):
-            raise TypeError(f"ReduceLROnPlateau: metrics must be a number, got "
-                            f"{type(value).__name__}") from None
-    return float(value)
+        raise TypeError(f"ReduceLROnPlateau: {name} must be a number, got {value!r}")
+    try:
+        return float(value)  # a number, a 0-d array, or a one-element tensor
+    except OverflowError:  # an int or Fraction beyond the float range (found by the fuzz)
+        raise ValueError(f"ReduceLROnPlateau: {name} is too large for a float") from None
+    except (TypeError, ValueError):
+        raise TypeError(f"ReduceLROnPlateau: {name} must be a number, got "
+                        f"{type(value).__name__}") from None

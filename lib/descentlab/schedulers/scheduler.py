@@ -40,6 +40,9 @@ from ..optim.optimizer import Hyper, Optimizer
 
 __all__ = ["LRScheduler", "ROUNDOFF"]
 
+#: State entries with one value per parameter group (descentlab has one group).
+_PER_GROUP = ("base_lrs", "_last_lr", "min_lrs", "max_lrs", "base_momentums", "max_momentums")
+
 #: A negative learning rate no larger than this, relative to the base rate,
 #: is a rounding error and is set as 0 (see ``LRScheduler._commit``).
 ROUNDOFF = 1e-12
@@ -168,7 +171,54 @@ class LRScheduler:
             if not _same_kind(value, mine[key]):
                 raise ValueError(f"{owner}: state_dict[{key!r}] = {value!r} is not like "
                                  f"this scheduler's {mine[key]!r}")
-        return {k: copy.deepcopy(v) for k, v in state_dict.items()}
+        state = {k: copy.deepcopy(v) for k, v in state_dict.items()}
+        self._check_resumable(state)
+        return state
+
+    #: state keys whose saved form is not the attribute itself (user callables,
+    #: sub-schedulers); the subclass restores them
+    _not_plain: tuple[str, ...] = ()
+
+    def _can_dry_run(self) -> bool:
+        """Whether :meth:`_next` may be called on a trial copy: not when it
+        calls a user's function (which may keep state) or steps on a metric."""
+        return True
+
+    def _check_resumable(self, state: dict[str, Any]) -> None:
+        """Refuse a state of the right kinds that the schedule still cannot step
+        from (a zero step size, an empty list of rates ...), before it is loaded
+        rather than at the next step().
+
+        The next step is computed on a copy; nothing is committed.  It is not
+        taken when it would call a user's function, which may keep state.
+        """
+        owner = type(self).__name__
+        for key in _PER_GROUP:
+            if key not in state:
+                continue
+            value = state[key]
+            if not isinstance(value, list) or len(value) != 1:
+                raise ValueError(f"{owner}: state_dict[{key!r}] must hold one value "
+                                 f"(descentlab optimizers have one parameter group), "
+                                 f"got {value!r}")
+            check = _checks.nonnegative if key.endswith("lrs") or key == "_last_lr" else _checks.real
+            check(value[0], f"state_dict[{key!r}][0]", owner)
+        _checks.integer(state.get("last_epoch", -1), "state_dict['last_epoch']", owner,
+                        minimum=-1)
+        if state.get("cycle_momentum"):
+            attr = "betas" if state.get("use_beta1") else "momentum"
+            if attr not in self.optimizer.hyperparameters:
+                raise ValueError(f"{owner}: this state_dict cycles {attr}, which "
+                                 f"{type(self.optimizer).__name__} does not have")
+        if not self._can_dry_run():
+            return
+        trial = copy.copy(self)
+        trial.__dict__.update({k: v for k, v in state.items() if k not in self._not_plain})
+        try:
+            trial._next(trial.last_epoch + 1, initial=False)
+        except (ArithmeticError, LookupError, AssertionError) as err:
+            raise ValueError(f"{owner}: this state_dict gives a schedule that cannot step "
+                             f"({type(err).__name__}: {err}); nothing was loaded") from None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(last_epoch={self.last_epoch}, lr={self._last_lr[0]!r})"
@@ -304,6 +354,18 @@ def _times(t, owner: str) -> tuple[np.ndarray, bool]:
         bad = a[~(np.isfinite(a) & (a >= 0))].ravel()[0]
         raise ValueError(f"{owner}: t must be finite and >= 0, got {bad!r}")
     return a, scalar
+
+
+def _user_values(values, name: str, owner: str) -> np.ndarray:
+    """What a user's function returned to a closed form, as float64 numbers."""
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except OverflowError:  # an int beyond the float range
+        raise ValueError(f"{owner}: {name} returned a number too large for a float, "
+                         f"{_checks._short(values)}") from None
+    except (TypeError, ValueError):
+        raise TypeError(f"{owner}: {name} must return numbers, got "
+                        f"{_checks._short(values)}") from None
 
 
 def _result(values, scalar: bool):

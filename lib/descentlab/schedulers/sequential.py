@@ -7,7 +7,8 @@ import bisect
 import numpy as np
 
 from .plateau import ReduceLROnPlateau
-from .scheduler import LRScheduler, _epoch, _milestones, _optimizer, _result, _times
+from .scheduler import (LRScheduler, _epoch, _milestones, _optimizer, _result, _times,
+                        _user_values)
 
 __all__ = ["SequentialLR", "sequential"]
 
@@ -93,6 +94,12 @@ class SequentialLR(LRScheduler):
     def _next(self, epoch, initial):
         raise AssertionError("SequentialLR delegates every step to its schedulers")
 
+    _not_plain = ("_schedulers",)
+
+    def _can_dry_run(self):
+        # its parts are checked one by one (and may be LambdaLRs)
+        return False
+
     def state_dict(self):
         state = self._plain_state("_schedulers")
         state["_schedulers"] = [s.state_dict() for s in self._schedulers]
@@ -139,5 +146,5 @@ def sequential(t, schedules, milestones):
     out = np.empty_like(t)
     for i, f in enumerate(schedules):
         here = which == i
-        out[here] = np.asarray(f(t[here] - starts[i]), dtype=np.float64)
+        out[here] = _user_values(f(t[here] - starts[i]), f"schedules[{i}]", owner)
     return _result(out, scalar)

@@ -102,6 +102,15 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         # at the current T_cur and T_i, which it does not reset
         return self._lr(self.T_cur, self.T_i), None
 
+    def _can_dry_run(self):
+        return False  # it steps in step(), not _next(); its periods are checked below
+
+    def _check_resumable(self, state):
+        super()._check_resumable(state)
+        for key in ("T_0", "T_i", "T_mult"):  # T_cur / T_i divides by the period
+            if key in state:
+                _checks.integer(state[key], f"state_dict[{key!r}]", _OWNER, minimum=1)
+
     def _checked_state(self, state_dict):
         # T_cur is an integer after plain steps and a float after a
         # fractional step(epoch); either kind may be loaded into either

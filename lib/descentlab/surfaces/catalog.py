@@ -56,6 +56,23 @@ class Surface:
     kind: int = field(default=-1, repr=False)
     coef: np.ndarray = field(default=None, repr=False)
 
+    def __post_init__(self) -> None:
+        # The compiled formulas index coef without bounds checks, so a Surface
+        # built by hand (it is public) is checked like any other input.
+        kind = _checks.integer(self.kind, "kind", "Surface")
+        if kind not in _COEFFICIENTS:
+            raise ValueError(f"Surface: kind must be one of the formulas "
+                             f"{sorted(_COEFFICIENTS)}, got {kind}")
+        coef = _checks.float_array(self.coef, "coef", "Surface")
+        need = _COEFFICIENTS[kind]
+        fits = coef.size == need if kind != F.GAUSSIANS else coef.size % 4 == need
+        if coef.dtype != np.float64 or coef.ndim != 1 or not fits:
+            what = (f"{need} values" if kind != F.GAUSSIANS
+                    else "1 + 4 * (number of wells) values")
+            raise ValueError(f"Surface: coef of a {self.name!r} surface (kind {kind}) must be "
+                             f"a 1-D float64 array of {what}, got {coef.dtype} of shape "
+                             f"{coef.shape}")
+
     # -- evaluation ---------------------------------------------------------
     def value(self, x, y):
         """:math:`f(x, y)`; ``x`` and ``y`` are numbers or arrays that broadcast."""
@@ -75,6 +92,8 @@ class Surface:
     def grid(self, n: int = 200, xlim: Point | None = None, ylim: Point | None = None):
         """``(X, Y, Z)`` on an n-by-n grid over the window, ready for ``contour``."""
         n = _checks.integer(n, "n", "Surface.grid", minimum=2)
+        if n > _GRID_MAX:  # numpy's linspace fails with IndexError near 2**63
+            raise ValueError(f"Surface.grid: n must be <= {_GRID_MAX} (an n-by-n grid), got {n}")
         xlim = self.xlim if xlim is None else _interval(xlim, "xlim")
         ylim = self.ylim if ylim is None else _interval(ylim, "ylim")
         X, Y = np.meshgrid(np.linspace(*xlim, n), np.linspace(*ylim, n))
@@ -322,6 +341,8 @@ def gaussians(wells=GAUSSIAN_WELLS, bowl: float = 0.02) -> Surface:
     except (TypeError, ValueError):
         raise TypeError(f"{owner}: wells must be a sequence of (depth, x, y, width), "
                         f"got {wells!r}") from None
+    except OverflowError:  # an int beyond the float range
+        raise ValueError(f"{owner}: wells holds a number too large for a float") from None
     if not wells or any(len(w) != 4 for w in wells):
         raise ValueError(f"{owner}: wells must be a non-empty sequence of "
                          f"(depth, x, y, width), got {wells!r}")
@@ -392,6 +413,13 @@ def get(name: str | Surface, **params) -> Surface:
 
 
 # -- helpers ------------------------------------------------------------------
+
+#: The largest grid side: 10**8 points per array, far more than a contour plot needs.
+_GRID_MAX = 10_000
+
+#: The number of coefficients each formula reads (GAUSSIANS: modulo 4).
+_COEFFICIENTS = {F.QUADRATIC: 4, F.ROSENBROCK: 2, F.BEALE: 0, F.HIMMELBLAU: 0, F.SADDLE: 0,
+                 F.RASTRIGIN: 1, F.GAUSSIANS: 1, F.RAVINE: 4}
 
 def _coef(*values: float) -> np.ndarray:
     return np.array(values, dtype=np.float64)
