@@ -129,7 +129,10 @@ def limits(memory_bytes: int = MEMORY_BYTES, file_bytes: int = FILE_BYTES):
     nproc = _processes_of_this_uid() + PROCESSES
 
     def apply():
-        os.setsid()
+        try:
+            os.setsid()  # a group of its own, so killing it kills everything it started
+        except OSError:
+            pass  # already a session leader (jupyter_client asks for a new session)
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
         resource.setrlimit(resource.RLIMIT_FSIZE, (file_bytes, file_bytes))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -219,7 +222,9 @@ class Jail:
         for path in hide:
             args += ["--tmpfs", path] if os.path.isdir(path) else ["--ro-bind", "/dev/null", path]
         # bwrap's own root is a tmpfs: read-only, so nothing is written outside scratch and /tmp
-        args += ["--remount-ro", "/", "--chdir", INSIDE_HOME, "--"]
+        # inside, the parent is bwrap as PID 1, which ipykernel's parent poller takes for an
+        # orphaned kernel; --die-with-parent does that job instead
+        args += ["--unsetenv", "JPY_PARENT_PID", "--remount-ro", "/", "--chdir", INSIDE_HOME, "--"]
         return args + list(argv)
 
     def env(self, extra: dict | None = None) -> dict:
@@ -241,3 +246,65 @@ class Jail:
                 path.chmod(path.stat().st_mode | 0o700)
         if getattr(self, "_tmp", None) is not None:
             self._tmp.cleanup()
+
+
+# -- nbgrader's kernel, in the same sandbox --------------------------------------------------
+
+#: set by the grader for the run: the Jail root whose package copy kernels import
+JAIL_ENV = "DESCENTLAB_JAIL"
+
+
+def _kernel_manager_class():
+    from jupyter_client.manager import AsyncKernelManager
+
+    class JailedKernelManager(AsyncKernelManager):
+        """nbgrader's kernel inside bubblewrap.
+
+        The kernel talks to nbgrader over ZeroMQ's IPC transport: Unix sockets
+        in a private runtime folder that is the only thing (besides a copy of
+        the submission's folder, its scratch) the sandbox may write.  A
+        Unix socket works across network namespaces, TCP on localhost would not.
+        Interrupts go as messages: a signal to bwrap would not reach the kernel.
+        """
+
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.jail = Jail(os.environ[JAIL_ENV])
+            self._runtime = Path(tempfile.mkdtemp(prefix="descentlab-kernel-"))
+            self._scratch = Path(tempfile.mkdtemp(prefix="descentlab-scratch-"))
+            self.transport = "ipc"
+            self.ip = str(self._runtime / "kernel")
+            self.connection_file = str(self._runtime / "connection.json")
+
+        async def _async_pre_start_kernel(self, **kw):
+            cwd = kw.pop("cwd", None)
+            if cwd and os.path.isdir(cwd):
+                # the kernel works on its own copy of this submission's folder, nothing else
+                shutil.copytree(cwd, self._scratch, dirs_exist_ok=True, symlinks=True)
+            kw["env"] = self.jail.env()
+            kw["cwd"] = str(self._scratch)
+            # its banner and log are not the grader's output (results come over the sockets)
+            kw["stdout"] = kw["stderr"] = subprocess.DEVNULL
+            cmd, kw = await super()._async_pre_start_kernel(**kw)
+            kw["preexec_fn"] = limits()
+            return cmd, kw
+
+        def format_kernel_cmd(self, extra_arguments=None):
+            self.kernel_spec.interrupt_mode = "message"
+            cmd = super().format_kernel_cmd(extra_arguments)
+            return self.jail.command(cmd, self._scratch, package=self.jail.root / "kernel",
+                                     rw=[str(self._runtime)])
+
+        async def _async_cleanup_resources(self, restart=False):
+            await super()._async_cleanup_resources(restart=restart)
+            if not restart:
+                shutil.rmtree(self._runtime, ignore_errors=True)
+                shutil.rmtree(self._scratch, ignore_errors=True)
+
+    return JailedKernelManager
+
+
+def __getattr__(name):
+    if name == "JailedKernelManager":
+        return _kernel_manager_class()
+    raise AttributeError(name)
