@@ -19,7 +19,7 @@ NOJIT_TESTS := tests/optim tests/schedulers tests/layers tests/surfaces tests/te
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings
 
-.PHONY: course test test-fast test-nojit lab bench lock clean-venv help
+.PHONY: course test test-fast test-nojit lab bench lock clean-venv help sandbox-tools
 help:
 	@echo "make course   release assignments, run lectures, grade the demo class"
 	@echo "make test     the whole test suite (what CI runs)"
@@ -37,11 +37,21 @@ $(STAMP): requirements.lock pyproject.toml
 	@printf '%s\n' '{"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": false}}' > $(LAB_SETTINGS)/overrides.json
 	@touch $@
 
-course: $(STAMP)
+# descentlab grade runs student code in bubblewrap (course/INTEGRITY.md); install
+# it with apt when it is missing and we may, otherwise say why grading will refuse.
+sandbox-tools:
+	@command -v bwrap >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get install -y -qq bubblewrap >/dev/null 2>&1 || \
+	    { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq bubblewrap >/dev/null 2>&1; }; \
+	  fi; \
+	  command -v bwrap >/dev/null 2>&1 || echo "warning: bubblewrap (bwrap) is not installed; descentlab grade will refuse to grade (see course/INTEGRITY.md)" >&2; }
+
+course: $(STAMP) sandbox-tools
 	$(BIN)/descentlab course
 
 # The second run checks the pure-Python fallback of the kernels.
-test: $(STAMP)
+test: $(STAMP) sandbox-tools
 	$(BIN)/python -m pytest -n 2
 	NUMBA_DISABLE_JIT=1 $(BIN)/python -m pytest -n 2 -p no:cacheprovider -q $(NOJIT_TESTS)
 
