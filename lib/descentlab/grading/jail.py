@@ -36,6 +36,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
 from functools import lru_cache
 from pathlib import Path
 
@@ -254,6 +255,17 @@ class Jail:
 JAIL_ENV = "DESCENTLAB_JAIL"
 
 
+#: seconds a whole notebook's kernel may live (set per submission by the grader)
+BUDGET_ENV = "DESCENTLAB_KERNEL_BUDGET"
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, 9)
+    except OSError:
+        pass
+
+
 def _kernel_manager_class():
     from jupyter_client.manager import AsyncKernelManager
 
@@ -295,7 +307,36 @@ def _kernel_manager_class():
             return self.jail.command(cmd, self._scratch, package=self.jail.root / "kernel",
                                      rw=[str(self._runtime)])
 
+        async def _async_interrupt_kernel(self):
+            # by message (a signal to bwrap would not reach the kernel), and never blocking:
+            # a dead kernel's IPC socket has no peer, and a plain send would wait for ever
+            import zmq
+
+            if not await self._async_is_alive():
+                return
+            msg = self.session.msg("interrupt_request", content={})
+            self._connect_control_socket()
+            self._control_socket.setsockopt(zmq.SNDTIMEO, 2000)
+            self._control_socket.setsockopt(zmq.LINGER, 0)
+            try:
+                self.session.send(self._control_socket, msg)
+            except zmq.ZMQError:
+                pass
+
+        async def _async_launch_kernel(self, kernel_cmd, **kw):
+            await super()._async_launch_kernel(kernel_cmd, **kw)
+            # a notebook gets its cells' time and no more: a kernel whose sockets a student
+            # broke (nbclient would wait on it for ever) is killed, and nbgrader moves on
+            budget = float(os.environ.get(BUDGET_ENV, "0") or 0)
+            if budget > 0:
+                pid = self.provisioner.pid
+                self._watchdog = threading.Timer(budget, _kill_group, (pid,))
+                self._watchdog.daemon = True
+                self._watchdog.start()
+
         async def _async_cleanup_resources(self, restart=False):
+            if getattr(self, "_watchdog", None) is not None:
+                self._watchdog.cancel()
             await super()._async_cleanup_resources(restart=restart)
             if not restart:
                 shutil.rmtree(self._runtime, ignore_errors=True)

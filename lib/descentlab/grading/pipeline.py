@@ -208,6 +208,21 @@ def _verify(notebook: Path, assignment: str, cell_timeout: int, jail, flags: lis
             return _failed_verification(f"{type(exc).__name__}: {str(exc)[:200]}")
 
 
+def _code_cells(course: Path, assignment: str, student: str) -> int:
+    """How many code cells the submission and the source have, whichever is more."""
+    import nbformat
+
+    count = 0
+    for folder in (course / "submitted" / student / assignment, REPO / "solutions" / assignment):
+        for path in folder.glob("*.ipynb"):
+            try:
+                count = max(count, sum(c.cell_type == "code" for c in
+                                       nbformat.read(str(path), as_version=4).cells))
+            except Exception:  # noqa: BLE001 - nbgrader reports unreadable notebooks itself
+                continue
+    return count
+
+
 def grade_one(course: Path, assignment: str, student: str, cell_timeout: int = CELL_TIMEOUT,
               jail=None) -> Row:
     """Autograde, verify and give feedback to one submission."""
@@ -217,6 +232,11 @@ def grade_one(course: Path, assignment: str, student: str, cell_timeout: int = C
     phases: dict[str, float] = {}
     flags: list[str] = []
     api = _api(course, cell_timeout=cell_timeout, sandboxed=jail is not None)
+    if jail is not None:
+        from .jail import BUDGET_ENV
+
+        os.environ[BUDGET_ENV] = str(cell_timeout * (_code_cells(course, assignment, student) + 2)
+                                     + 60)
     result = api.autograde(assignment, student, force=True, create=True)
     phases["autograde"] = time.perf_counter() - started
     autograded = course / "autograded" / student / assignment
