@@ -259,9 +259,11 @@ JAIL_ENV = "DESCENTLAB_JAIL"
 BUDGET_ENV = "DESCENTLAB_KERNEL_BUDGET"
 
 
-def _kill_group(pid: int) -> None:
+def _kill_group(process) -> None:
+    if process is None or process.poll() is not None:
+        return  # gone already: its pid may belong to someone else by now
     try:
-        os.killpg(pid, 9)
+        os.killpg(process.pid, 9)
     except OSError:
         pass
 
@@ -323,14 +325,16 @@ def _kernel_manager_class():
             except zmq.ZMQError:
                 pass
 
+        # AsyncKernelManager binds interrupt_kernel to the base coroutine at class creation
+        interrupt_kernel = _async_interrupt_kernel
+
         async def _async_launch_kernel(self, kernel_cmd, **kw):
             await super()._async_launch_kernel(kernel_cmd, **kw)
             # a notebook gets its cells' time and no more: a kernel whose sockets a student
             # broke (nbclient would wait on it for ever) is killed, and nbgrader moves on
             budget = float(os.environ.get(BUDGET_ENV, "0") or 0)
             if budget > 0:
-                pid = self.provisioner.pid
-                self._watchdog = threading.Timer(budget, _kill_group, (pid,))
+                self._watchdog = threading.Timer(budget, _kill_group, (self.provisioner.process,))
                 self._watchdog.daemon = True
                 self._watchdog.start()
 
@@ -341,6 +345,8 @@ def _kernel_manager_class():
             if not restart:
                 shutil.rmtree(self._runtime, ignore_errors=True)
                 shutil.rmtree(self._scratch, ignore_errors=True)
+
+        cleanup_resources = _async_cleanup_resources
 
     return JailedKernelManager
 
