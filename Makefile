@@ -18,7 +18,7 @@ NOJIT_TESTS := tests/optim tests/schedulers tests/layers tests/surfaces tests/te
 
 LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings
 
-.PHONY: course test test-fast test-nojit lab bench lock clean-venv help chromium
+.PHONY: course test test-fast test-nojit lab bench lock clean-venv help chromium sandbox-tools
 help:
 	@echo "make course   release assignments, run lectures, grade the demo class"
 	@echo "make test     the whole test suite (what CI runs)"
@@ -36,7 +36,17 @@ $(STAMP): requirements.lock pyproject.toml
 	@printf '%s\n' '{"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": false}}' > $(LAB_SETTINGS)/overrides.json
 	@touch $@
 
-course: $(STAMP)
+# descentlab grade runs student code in bubblewrap (course/INTEGRITY.md); install
+# it with apt when it is missing and we may, otherwise say why grading will refuse.
+sandbox-tools:
+	@command -v bwrap >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get install -y -qq bubblewrap >/dev/null 2>&1 || \
+	    { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq bubblewrap >/dev/null 2>&1; }; \
+	  fi; \
+	  command -v bwrap >/dev/null 2>&1 || echo "warning: bubblewrap (bwrap) is not installed; descentlab grade will refuse to grade (see course/INTEGRITY.md)" >&2; }
+
+course: $(STAMP) sandbox-tools
 	$(BIN)/descentlab course
 
 # The browser tests (tests/browser) drive Debian's chromium: install it when it is
@@ -53,7 +63,7 @@ chromium:
 	else echo "make: WARNING: no $(CHROMIUM) and no apt as root; the browser tests will SKIP"; fi
 
 # The second run checks the pure-Python fallback of the kernels.
-test: $(STAMP) chromium
+test: $(STAMP) chromium sandbox-tools
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 	NUMBA_DISABLE_JIT=1 $(BIN)/python -m pytest -n 2 -p no:cacheprovider -q $(NOJIT_TESTS)
 
@@ -65,7 +75,7 @@ test-nojit: $(STAMP)
 
 # JupyterLab on work/ (gitignored copies of lectures/ and assignments/, the graded
 # demo class, nbgrader's config): `make lab PORT=8890 IP=0.0.0.0 NO_BROWSER=1 ROLE=student`
-lab: $(STAMP)
+lab: $(STAMP) sandbox-tools
 	$(BIN)/descentlab lab $(if $(PORT),--port=$(PORT)) $(if $(IP),--ip=$(IP)) \
 	  $(if $(NO_BROWSER),--no-browser) $(if $(ROLE),--role=$(ROLE))
 

@@ -22,10 +22,17 @@ def test_calls_return_values_and_in_place_updates():
         assert np.array_equal(w, np.ones(3)) and state == {"n": 1}  # copied back
 
 
-def test_reference_modules_cannot_be_imported():
-    with student("def f():\n    import descentlab.optim\n    return 1") as child:
-        with pytest.raises(RemoteError, match="descentlab.optim is not available to graded code"):
+def test_reference_modules_import_as_stand_ins_that_refuse_to_run():
+    # importing in a scratch cell is allowed (comparing with torch is good practice);
+    # nothing from the module can be used
+    code = ("import torch\nfrom descentlab.optim import Adam\n"
+            "def f():\n    return Adam([1.0])\ndef g():\n    return torch.optim.SGD([], lr=1)")
+    with student(code) as child:
+        assert not child.cell_errors
+        with pytest.raises(RemoteError, match="descentlab.optim.Adam is not available to graded"):
             child.function("f")()
+        with pytest.raises(RemoteError, match="torch.optim.SGD is not available to graded code"):
+            child.function("g")()
 
 
 def test_student_exceptions_come_back_as_messages():
@@ -77,3 +84,73 @@ def test_a_random_generator_advances_as_it_would_in_process():
         remote = [child.function("draw")(rng) for _ in range(3)]
     local_rng = np.random.default_rng(5)
     assert remote == [local_rng.integers(0, 10**9) for _ in range(3)]
+
+
+# -- nothing the student controls is unpickled; identity travels as data ----------------------
+
+def test_an_answer_that_is_not_plain_data_is_a_typed_failure_and_runs_nothing():
+    code = ("import os, dataclasses, numpy as np\n"
+            "class Evil:\n    def __reduce__(self):\n        return (os.system, ('touch /tmp/pwned',))\n"
+            "@dataclasses.dataclass\nclass Box:\n    x: float\n"
+            "def evil():\n    return Evil()\ndef box():\n    return Box(1.0)\n"
+            "def masked():\n    return np.ma.masked_all(3)\n"
+            "def sub():\n    return np.zeros(2).view(np.recarray)\n")
+    with student(code) as child:
+        for name, kind in [("evil", "Evil"), ("box", "Box"), ("masked", "MaskedArray"),
+                           ("sub", "recarray")]:
+            with pytest.raises(RemoteError, match=f"TypeError: the answer could not be sent.*{kind}"):
+                child.function(name)()
+        assert child.function("sub") and not child.dead  # a typed failure, the child goes on
+
+
+def test_deep_nesting_is_refused_in_the_child_not_a_recursion_in_the_grader():
+    with student("def deep():\n    x = []\n    for _ in range(100000):\n        x = [x]\n    return x") \
+            as child:
+        with pytest.raises(RemoteError, match="nested more than"):
+            child.function("deep")()
+
+
+def test_garbage_on_the_protocol_descriptor_is_a_protocol_error():
+    # the child can find its reply descriptor and write anything there, e.g. a pickle
+    import pickle
+
+    payload = pickle.dumps(("ok", "value", 1, (), {}))
+    code = ("import os, struct\n"
+            f"PAYLOAD = {payload!r}\n"
+            "def f():\n"
+            "    for fd in range(3, 64):\n"
+            "        try:\n"
+            "            os.write(fd, struct.pack('<Q', len(PAYLOAD)) + PAYLOAD)\n"
+            "        except OSError:\n"
+            "            pass\n"
+            "    return 1\n")
+    from descentlab.grading.sandbox import ProtocolError
+
+    with student(code) as child:
+        with pytest.raises(ProtocolError):
+            child.function("f")()
+        assert child.protocol_errors and child.dead.startswith("protocol error")
+
+
+def test_an_answer_aliasing_an_argument_aliases_it_here_too():
+    code = ("def shallow(w, state, step):\n    return {'w': w, 'state': dict(state), 'step': step}\n"
+            "def deep(w, state, step):\n"
+            "    return {'w': w.copy(), 'state': {k: v.copy() for k, v in state.items()}, "
+            "'step': step}\n")
+    with student(code) as child:
+        w, state = np.arange(3.0), {"m": np.ones(3)}
+        saved = child.function("shallow")(w, state, 5)
+        assert saved["w"] is w and saved["state"]["m"] is state["m"]
+        assert saved["state"] is not state
+        saved = child.function("deep")(w, state, 5)
+        assert not np.shares_memory(saved["w"], w)
+        assert not np.shares_memory(saved["state"]["m"], state["m"])
+
+
+def test_cpu_is_limited_per_cell_not_per_life():
+    # seven cells of 0.6 s CPU each (4.2 s in all), with a 3 s budget per cell
+    busy = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.6:\n    pass"
+    cells = [(i, busy) for i in range(7)] + [(7, "def f():\n    return 7")]
+    with StudentProcess(cells, FORBIDDEN, cell_timeout=3) as child:
+        assert not child.cell_errors
+        assert child.function("f")() == 7

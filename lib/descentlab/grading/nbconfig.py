@@ -22,7 +22,7 @@ KERNEL_STARTUP = ["import warnings", "warnings.simplefilter('ignore')"]
 
 def configure(c: Config, root: Path | str, *, source: Path | str | None = None,
               release: Path | str | None = None, db: Path | str | None = None,
-              cell_timeout: int = CELL_TIMEOUT) -> Config:
+              cell_timeout: int = CELL_TIMEOUT, sandboxed: bool = False) -> Config:
     from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
     from nbgrader.preprocessors import ClearHiddenTests, GetGrades
 
@@ -47,6 +47,9 @@ def configure(c: Config, root: Path | str, *, source: Path | str | None = None,
     # the student's output, and would only clutter the grader's terminal
     c.Execute.extra_arguments = [f"--InteractiveShellApp.exec_lines={KERNEL_STARTUP!r}",
                                  "--IPKernelApp.log_level=ERROR"]
+    if sandboxed:
+        # the kernel runs in bubblewrap (descentlab.grading.jail), talking over IPC sockets
+        c.Execute.kernel_manager_class = "descentlab.grading.jail.JailedKernelManager"
     c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
     c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
     # a deleted test cell comes back, so deleting tests earns nothing

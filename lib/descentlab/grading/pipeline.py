@@ -111,7 +111,15 @@ def _prepare(course: Path, assignment: str) -> None:
              f"generate_assignment {assignment}")
 
 
+def _autograded_test(grade) -> bool:
+    """A grade for an autograded test cell (code, graded, not an answer cell)."""
+    answers = {c.name for c in grade.cell.notebook.solution_cells}
+    return grade.cell.cell_type == "code" and grade.name not in answers
+
+
 def _apply_verification(course: Path, assignment: str, student: str, verification) -> list[str]:
+    """Write the verified scores.  Fails closed: an autograded test the verification did not
+    score (or could not verify) gets 0, and nothing keeps extra credit it did not earn."""
     from nbgrader.api import Gradebook
 
     flags = []
@@ -120,9 +128,20 @@ def _apply_verification(course: Path, assignment: str, student: str, verificatio
         submission = gb.find_submission(assignment, student)
         for notebook in submission.notebooks:
             for grade in notebook.grades:
+                if not _autograded_test(grade):
+                    continue
+                # extra credit on an autograded cell only ever came from outside the grader
+                grade.extra_credit = None
                 part = verification.parts.get(grade.name)
                 if part is None:
-                    continue
+                    from .verify import PartResult
+
+                    part = verification.parts[grade.name] = PartResult(
+                        grade.name, grade.max_score, 0.0,
+                        "this part could not be verified, so it earns no points",
+                        error="unverified")
+                if part.error:
+                    flags.append(f"verification-error:{grade.name}")
                 nbgrader_score = grade.auto_score or 0.0
                 if abs(nbgrader_score - part.score) > 1e-9:
                     grade.manual_score = part.score
@@ -166,16 +185,58 @@ def _annotate(notebook: Path, verification, flags: list[str]) -> None:
     notebook.chmod(mode)
 
 
-def grade_one(course: Path, assignment: str, student: str, cell_timeout: int = CELL_TIMEOUT) -> Row:
+def _failed_verification(why: str):
+    from .verify import Verification
+
+    return Verification(notes=[f"verification failed: {why}; every autograded part of this "
+                               "notebook scores 0 until it is graded again"])
+
+
+def _verify(notebook: Path, assignment: str, cell_timeout: int, jail, flags: list[str]):
+    """The verification of one notebook; a sandbox that failed to start is retried once."""
+    from .verify import SandboxFailure, verify_notebook
+
+    for attempt in (1, 2):
+        try:
+            return verify_notebook(notebook, assignment, cell_timeout=cell_timeout, jail=jail)
+        except SandboxFailure as exc:  # not the student's doing: try again before scoring
+            if attempt == 2:
+                flags.append("verification-failed:sandbox")
+                return _failed_verification(str(exc))
+        except Exception as exc:  # noqa: BLE001 - fail closed, keep grading the class
+            flags.append(f"verification-failed:{type(exc).__name__}")
+            return _failed_verification(f"{type(exc).__name__}: {str(exc)[:200]}")
+
+
+def _code_cells(course: Path, assignment: str, student: str) -> int:
+    """How many code cells the submission and the source have, whichever is more."""
+    import nbformat
+
+    count = 0
+    for folder in (course / "submitted" / student / assignment, REPO / "solutions" / assignment):
+        for path in folder.glob("*.ipynb"):
+            try:
+                count = max(count, sum(c.cell_type == "code" for c in
+                                       nbformat.read(str(path), as_version=4).cells))
+            except Exception:  # noqa: BLE001 - nbgrader reports unreadable notebooks itself
+                continue
+    return count
+
+
+def grade_one(course: Path, assignment: str, student: str, cell_timeout: int = CELL_TIMEOUT,
+              jail=None) -> Row:
     """Autograde, verify and give feedback to one submission."""
     from nbgrader.api import Gradebook
-
-    from .verify import verify_notebook
 
     started = time.perf_counter()
     phases: dict[str, float] = {}
     flags: list[str] = []
-    api = _api(course, cell_timeout=cell_timeout)
+    api = _api(course, cell_timeout=cell_timeout, sandboxed=jail is not None)
+    if jail is not None:
+        from .jail import BUDGET_ENV
+
+        os.environ[BUDGET_ENV] = str(cell_timeout * (_code_cells(course, assignment, student) + 2)
+                                     + 60)
     result = api.autograde(assignment, student, force=True, create=True)
     phases["autograde"] = time.perf_counter() - started
     autograded = course / "autograded" / student / assignment
@@ -184,11 +245,7 @@ def grade_one(course: Path, assignment: str, student: str, cell_timeout: int = C
         flags.append("autograde-failed")
     mark = time.perf_counter()
     for notebook in notebooks:
-        try:
-            verification = verify_notebook(notebook, assignment, cell_timeout=cell_timeout)
-        except Exception as exc:  # noqa: BLE001 - one broken notebook must not stop the class
-            flags.append(f"verification-failed:{type(exc).__name__}")
-            continue
+        verification = _verify(notebook, assignment, cell_timeout, jail, flags)
         changes = _apply_verification(course, assignment, student, verification)
         flags += changes
         flags += [f"note:{n.split(':')[0]}" for n in verification.notes]
@@ -214,18 +271,34 @@ def grade_one(course: Path, assignment: str, student: str, cell_timeout: int = C
 
 
 def _grade_one_quietly(args) -> Row:
-    course, assignment, student, cell_timeout = args
+    course, assignment, student, cell_timeout, jail_root = args
     _quiet()
     try:
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            return grade_one(course, assignment, student, cell_timeout)
+            jail = None
+            if jail_root:
+                from .jail import JAIL_ENV, Jail
+
+                os.environ[JAIL_ENV] = jail_root
+                jail = Jail(jail_root)
+            return grade_one(course, assignment, student, cell_timeout, jail)
     except Exception as exc:  # noqa: BLE001 - report, keep grading the others
         return Row(student, assignment, 0.0, 0.0, [f"grading-crashed:{type(exc).__name__}"])
 
 
+class SandboxUnavailable(RuntimeError):
+    """No sandbox here, and grading without one was not asked for."""
+
+
 def grade(assignment: str, course: Path, *, workers: int = 1, cell_timeout: int = CELL_TIMEOUT,
-          progress=None) -> list[Row]:
-    """Grade every submission of ``assignment`` under ``course/submitted``."""
+          progress=None, sandbox: bool = True) -> list[Row]:
+    """Grade every submission of ``assignment`` under ``course/submitted``.
+
+    Student code (nbgrader's kernel and the verification child) runs in
+    bubblewrap (:mod:`descentlab.grading.jail`); ``sandbox=False`` is the
+    ``--unsafe-no-sandbox`` escape hatch.  The gradebook is backed up, and
+    refused if it holds triggers or a schema nbgrader did not make.
+    """
     course = Path(course).resolve()
     if assignment not in assignments():
         raise ValueError(f"ASSIGNMENT must be one of {assignments()}, got {assignment!r}")
@@ -233,23 +306,42 @@ def grade(assignment: str, course: Path, *, workers: int = 1, cell_timeout: int 
         raise ValueError(f"workers must be >= 1, got {workers}")
     if cell_timeout < 1:
         raise ValueError(f"cell_timeout must be >= 1 second, got {cell_timeout}")
-    with contextlib.redirect_stdout(io.StringIO()):
-        _prepare(course, assignment)
-    jobs = [(course, assignment, s, cell_timeout) for s in students_of(course, assignment)]
-    if workers == 1 or len(jobs) <= 1:
+    jail = None
+    if sandbox:
+        from .jail import Jail, unavailable
+
+        reason = unavailable()
+        if reason:
+            raise SandboxUnavailable(f"refusing to grade without a sandbox: {reason}. Student code "
+                                     "would run with the grader's rights; pass "
+                                     "--unsafe-no-sandbox to grade anyway")
+        jail = Jail()
+    from .gradebook import backup, check_integrity
+
+    try:
+        backup(course)
+        check_integrity(course)
+        with contextlib.redirect_stdout(io.StringIO()):
+            _prepare(course, assignment)
+        jobs = [(course, assignment, s, cell_timeout, str(jail.root) if jail else "")
+                for s in students_of(course, assignment)]
         rows = []
-        for job in jobs:
-            rows.append(_grade_one_quietly(job))
-            if progress:
-                progress(rows[-1])
+        if workers == 1 or len(jobs) <= 1:
+            for job in jobs:
+                rows.append(_grade_one_quietly(job))
+                if progress:
+                    progress(rows[-1])
+        else:
+            with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+                for row in pool.map(_grade_one_quietly, jobs):
+                    rows.append(row)
+                    if progress:
+                        progress(row)
+        check_integrity(course)
         return rows
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        rows = []
-        for row in pool.map(_grade_one_quietly, jobs):
-            rows.append(row)
-            if progress:
-                progress(row)
-    return rows
+    finally:
+        if jail is not None:
+            jail.cleanup()
 
 
 def clean(course: Path) -> None:

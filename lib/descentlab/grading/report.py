@@ -103,6 +103,9 @@ class Mismatch:
 def compare(variable: str, expected: Any, actual: Any) -> Mismatch | None:
     """Check ``actual`` against ``expected``: type, then shape and dtype, then value."""
     if isinstance(expected, np.ndarray):
+        if isinstance(actual, np.ma.MaskedArray):
+            # masked entries compare as neither equal nor different: never a pass
+            return Mismatch(variable, "type", "expected a plain numpy array, got a masked array")
         if not isinstance(actual, np.ndarray):
             return Mismatch(variable, "type", f"expected a numpy array, got {type(actual).__name__} "
                             f"{short(actual)}")
@@ -116,7 +119,8 @@ def compare(variable: str, expected: Any, actual: Any) -> Mismatch | None:
                 bad = ~np.isclose(actual, expected, rtol=rtol, atol=atol, equal_nan=True)
         else:
             bad = actual != expected
-        if bad.any():
+        bad = np.asarray(bad, dtype=bool)
+        if bool(bad.any()):
             index = tuple(int(i) for i in np.argwhere(bad)[0])
             at = f" at index {index}" if expected.ndim else ""
             return Mismatch(variable, "value",

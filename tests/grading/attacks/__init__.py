@@ -1,0 +1,1 @@
+"""Hostile submissions graded through the real `descentlab grade` (issue 12)."""

@@ -1,0 +1,96 @@
+"""The sandbox itself, and the grader's refusals: no sandbox, a tampered gradebook."""
+
+import os
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+from descentlab.grading import jail, pipeline
+from descentlab.grading.gradebook import GradebookTampered, backup, check_integrity
+from descentlab.grading.sandbox import RemoteError, StudentProcess
+
+from .notebooks import ROOT
+
+needs_bwrap = pytest.mark.skipif(jail.unavailable() is not None,
+                                 reason=f"no sandbox here: {jail.unavailable()}")
+
+
+@pytest.fixture(scope="module")
+def cage():
+    j = jail.Jail()
+    yield j
+    j.cleanup()
+
+
+@needs_bwrap
+def test_student_code_sees_only_its_scratch_and_a_package_without_the_reference(cage, tmp_path):
+    probe = ("import os, json\nprint(json.dumps({'uid': os.getuid(), 'cwd': os.getcwd(), "
+             f"'solutions': os.path.exists({str(ROOT / 'solutions')!r}), "
+             f"'lib': os.path.exists({str(ROOT / 'lib')!r}), "
+             f"'course': os.path.exists({str(ROOT / 'course')!r}), "
+             "'optim': os.path.exists('/opt/descentlab/descentlab/optim'), "
+             "'data': os.path.exists('/opt/descentlab/descentlab/data.py'), "
+             "'pids': sorted(int(p) for p in os.listdir('/proc') if p.isdigit())}))")
+    package = cage.child_package(("descentlab.optim", "torch"))
+    out = subprocess.run(cage.command([sys.executable, "-I", "-c", probe], tmp_path,
+                                      package=package), env=cage.env(), capture_output=True,
+                         text=True, timeout=120, preexec_fn=jail.limits())
+    import json
+
+    seen = json.loads(out.stdout)
+    assert seen["uid"] == 65534 and seen["cwd"] == jail.INSIDE_HOME
+    assert not seen["solutions"] and not seen["lib"] and not seen["course"]
+    assert not seen["optim"] and seen["data"]
+    assert seen["pids"] == [1, 2]  # bwrap and itself: no other process is visible
+
+
+@needs_bwrap
+def test_the_package_copy_is_read_only_even_inside(cage, tmp_path):
+    code = "open('/opt/descentlab/descentlab/data.py', 'a').write('#')"
+    out = subprocess.run(cage.command([sys.executable, "-I", "-c", code], tmp_path,
+                                      package=cage.root / "kernel"), env=cage.env(),
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0 and ("Read-only" in out.stderr or "Permission" in out.stderr)
+
+
+@needs_bwrap
+def test_a_jailed_child_cannot_import_the_reference_even_unhooked(cage):
+    code = ("import sys\ndef f():\n    sys.meta_path[:] = [m for m in sys.meta_path "
+            "if 'Refuse' not in type(m).__name__]\n    sys.modules.pop('descentlab.optim', None)\n"
+            "    from descentlab.optim import SGD\n    return 1")
+    with StudentProcess([(0, code)], ("descentlab.optim", "torch"), jail=cage) as child:
+        with pytest.raises(RemoteError, match="ModuleNotFoundError|ImportError"):
+            child.function("f")()
+
+
+def test_grading_refuses_without_a_sandbox_and_says_why(monkeypatch, tmp_path):
+    monkeypatch.setattr(jail, "unavailable", lambda: "bubblewrap is not installed (test)")
+    with pytest.raises(pipeline.SandboxUnavailable, match="bubblewrap is not installed.*"
+                                                          "--unsafe-no-sandbox"):
+        pipeline.grade("ps2_momentum", tmp_path)
+
+
+def _gradebook(path):
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{path / 'gradebook.db'}", "descentlab"):
+        pass
+
+
+def test_a_gradebook_with_a_trigger_or_a_new_table_is_refused_and_a_clean_one_backed_up(tmp_path):
+    _gradebook(tmp_path)
+    check_integrity(tmp_path)
+    saved = backup(tmp_path)
+    assert saved.exists() and saved.parent.name == "gradebook-backups"
+    with sqlite3.connect(tmp_path / "gradebook.db") as db:
+        db.execute("CREATE TABLE loot (x)")
+    with pytest.raises(GradebookTampered, match="schema"):
+        check_integrity(tmp_path)
+    with sqlite3.connect(tmp_path / "gradebook.db") as db:
+        db.execute("DROP TABLE loot")
+        db.execute("CREATE TRIGGER t AFTER UPDATE ON grade BEGIN UPDATE grade SET manual_score"
+                   " = -7; END")
+    with pytest.raises(GradebookTampered, match="triggers"):
+        check_integrity(tmp_path)
