@@ -45,7 +45,8 @@ def _receive(stream):
     if header is None:
         return None, {}
     body = _read(stream, int.from_bytes(header, "little"))
-    return wire.unpack(body) if body is not None else (None, {})
+    # the grader's messages may carry its objectives (wire.OBJECT_MODULES)
+    return wire.unpack(body, build_objects=True) if body is not None else (None, {})
 
 
 class _Unavailable:
@@ -145,6 +146,13 @@ def main():
     os.dup2(devnull, 2)
     os.set_inheritable(protocol, False)
     sys.path[:] = [p for p in sys.path if p and os.path.abspath(p) != _HERE]
+    # In the jail, the folder above this script holds the package copy made for
+    # this assignment, the forbidden modules removed: the grader's objectives
+    # (wire.OBJECT_MODULES) are rebuilt from it, and a scratch import of
+    # descentlab works as it does in the notebook.  Outside the jail nothing is added.
+    root = os.path.dirname(_HERE)
+    if os.path.isdir(os.path.join(root, "descentlab")) and root not in sys.path:
+        sys.path.append(root)
     stdin = sys.stdin.buffer
     namespace = {"__name__": "__main__"}
     cell_timeout = 60

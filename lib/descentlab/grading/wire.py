@@ -20,10 +20,13 @@ numpy.
 
 from __future__ import annotations
 
+import functools
+import importlib
 import io
 import json
 import math
 import struct
+import types
 
 import numpy as np
 
@@ -40,7 +43,48 @@ ARRAY_KINDS = "biufc"
 #: bit generators a numpy Generator may be rebuilt from
 BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
 
+#: modules whose functions may be sent by name (the grader hands a student's
+#: gradient check ``np.linalg.norm``; nothing is pickled, the receiver looks the
+#: name up in its own copy of the module)
+FUNCTION_MODULES = ("numpy", "math", "descentlab.problems")
+#: modules whose classes' instances may be sent as (class name, attribute dict):
+#: the objectives a student's search calls.  Only the side that runs the
+#: student's code builds them (``unpack(..., build_objects=True)``); the grader
+#: never builds an object from the student's side, it only takes back the
+#: state of an object it sent itself
+OBJECT_MODULES = ("descentlab.problems",)
+
 _HEADER = struct.Struct("<Q")
+
+
+def _in(module: str, allowed) -> bool:
+    return any(module == m or module.startswith(m + ".") for m in allowed)
+
+
+def _function_name(obj) -> str | None:
+    """``module:qualname`` of a function that may be sent by name, else None."""
+    if isinstance(obj, np.ufunc):
+        return f"numpy:{obj.__name__}" if getattr(np, obj.__name__, None) is obj else None
+    module, qualname = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
+    if type(module) is not str or type(qualname) is not str or not _in(module, FUNCTION_MODULES):
+        return None
+    try:
+        found = _lookup(module, qualname, FUNCTION_MODULES)
+    except WireError:
+        return None
+    return f"{module}:{qualname}" if found is obj else None
+
+
+def _lookup(module: str, qualname: str, allowed):
+    if not _in(module, allowed) or "<" in qualname:
+        raise WireError(f"{module}:{qualname} cannot be received")
+    try:
+        obj = importlib.import_module(module)
+        for part in qualname.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError) as exc:
+        raise WireError(f"{module}:{qualname} cannot be found ({exc})") from None
+    return obj
 
 
 class WireError(ValueError):
@@ -115,6 +159,21 @@ class _Encoder:
             node = self._number(obj, {"rng": bit})
             node["state"] = self(obj.bit_generator.state, depth + 1)
             return node
+        if kind is functools.partial:
+            return {"partial": [self(obj.func, depth + 1), self(obj.args, depth + 1),
+                                self(dict(obj.keywords), depth + 1)]}
+        if kind is types.MethodType and _in(type(obj.__self__).__module__, OBJECT_MODULES):
+            # a bound method of an objective (problem.loss_and_grad): the object
+            # travels as one, and the receiver looks the method up on it
+            return {"method": [self(obj.__self__, depth + 1), obj.__func__.__name__]}
+        if callable(obj) and not isinstance(obj, type):
+            name = _function_name(obj)
+            if name is not None:
+                return {"fn": name}
+        if _in(kind.__module__, OBJECT_MODULES) and hasattr(obj, "__dict__"):
+            node = self._number(obj, {"obj": f"{kind.__module__}:{kind.__qualname__}"})
+            node["state"] = self(vars(obj), depth + 1)
+            return node
         raise WireError(f"a value of type {kind.__module__}.{kind.__qualname__} cannot be sent: "
                         "graded values must be numbers, strings, lists, tuples, dicts, plain "
                         "numpy arrays or numpy random generators")
@@ -147,7 +206,8 @@ def pack(obj, origins: dict[int, int] | None = None) -> tuple[bytes, dict[int, o
 
 # -- decoding (the grader's side; the input is hostile) -------------------------------------
 
-def unpack(body: bytes, adopt: dict[int, object] | None = None) -> tuple[object, dict]:
+def unpack(body: bytes, adopt: dict[int, object] | None = None, *,
+           build_objects: bool = False) -> tuple[object, dict]:
     """(value, {number: object}) from a message body (without its leading total length).
 
     ``adopt`` maps the numbers of objects this side sent to the objects
@@ -155,6 +215,12 @@ def unpack(body: bytes, adopt: dict[int, object] | None = None) -> tuple[object,
     number n is written into ``adopt[n]`` (same type, and for arrays the
     same shape and dtype) and that very object is used, so identity and
     in-place changes survive the trip.
+
+    ``build_objects`` lets an ``obj`` node (an instance of a class in
+    :data:`OBJECT_MODULES`) be built from its attribute dict: only the
+    student's side, which receives the grader's objectives, passes it.
+    Without it, an ``obj`` node must name an object this side sent, whose
+    attributes then come back through adoption alone.
     """
     if len(body) > MAX_BYTES:
         raise WireError(f"the message is larger than {MAX_BYTES >> 20} MiB")
@@ -180,7 +246,7 @@ def unpack(body: bytes, adopt: dict[int, object] | None = None) -> tuple[object,
         blobs.append(bytes(view[offset + 8:offset + 8 + size]))
         offset += 8 + size
     memo: dict = {}
-    return _decode(doc, blobs, memo, adopt or {}), memo
+    return _decode(doc, blobs, memo, adopt or {}, build_objects), memo
 
 
 def _load(blob: bytes) -> np.ndarray:
@@ -193,7 +259,7 @@ def _load(blob: bytes) -> np.ndarray:
     return a
 
 
-def _decode(doc, blobs: list[bytes], memo: dict, adopt: dict):
+def _decode(doc, blobs: list[bytes], memo: dict, adopt: dict, build_objects: bool = False):
     """Rebuild the value ``doc`` describes; only the types :func:`pack` writes come out."""
     counter = [0]
 
@@ -279,6 +345,46 @@ def _decode(doc, blobs: list[bytes], memo: dict, adopt: dict):
             except Exception as exc:  # noqa: BLE001 - a forged state is a malformed message
                 raise WireError(f"a random generator's state is invalid ({exc})") from None
             return mine
+        if tag == "fn" and type(node["fn"]) is str and node["fn"].count(":") == 1:
+            fn = _lookup(*node["fn"].split(":"), FUNCTION_MODULES)
+            return fn if callable(fn) else _fail(f"{node['fn']} is not a function")
+        if tag == "partial" and type(node["partial"]) is list and len(node["partial"]) == 3:
+            fn, args, kwargs = (build(x, depth + 1) for x in node["partial"])
+            if not (callable(fn) and type(args) is tuple and type(kwargs) is dict
+                    and all(type(k) is str for k in kwargs)):
+                raise WireError("a malformed partial function")
+            return functools.partial(fn, *args, **kwargs)
+        if tag == "method" and type(node["method"]) is list and len(node["method"]) == 2:
+            owner, name = build(node["method"][0], depth + 1), node["method"][1]
+            if not (_in(type(owner).__module__, OBJECT_MODULES) and type(name) is str
+                    and name.isidentifier() and (not name.startswith("_") or name == "__call__")):
+                raise WireError("a malformed method reference")
+            method = getattr(type(owner), name, None)
+            if not isinstance(method, types.FunctionType):
+                raise WireError(f"{type(owner).__qualname__} has no method {name!r}")
+            return getattr(owner, name)
+        if tag == "obj" and type(node["obj"]) is str and node["obj"].count(":") == 1:
+            module, qualname = node["obj"].split(":")
+            origin = node.get("from")
+            mine = adopt.get(origin) if type(origin) is int else None
+            if mine is not None and (type(mine).__module__, type(mine).__qualname__) == \
+                    (module, qualname):
+                # one of ours: its containers come back through adoption, and
+                # nothing else of it is taken from the other side
+                number(node, mine)
+                build(node.get("state"), depth + 1)
+                return mine
+            if not build_objects:
+                raise WireError(f"an object of class {module}.{qualname} cannot be received")
+            cls = _lookup(module, qualname, OBJECT_MODULES)
+            if not isinstance(cls, type):
+                raise WireError(f"{module}:{qualname} is not a class")
+            obj = number(node, cls.__new__(cls))
+            state = build(node.get("state"), depth + 1)
+            if type(state) is not dict or not all(type(k) is str for k in state):
+                raise WireError("a malformed object state")
+            obj.__dict__.update(state)
+            return obj
         raise WireError(f"unexpected {tag!r} in the message")
 
     return build(doc, 0)
