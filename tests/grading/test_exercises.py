@@ -115,7 +115,7 @@ def _noop(*args, **kwargs):
      "part must be one of"),
     (lambda: evaluate(find("ps3_adaptive.adam_step"), _noop, "state", hidden="yes"), TypeError,
      "evaluate: hidden must be True or False"),
-    (lambda: evaluate(find("ps5_init_bn_dropout.batchnorm_backward"), _noop, "gradients",
+    (lambda: evaluate(find("ps5_init_bn_dropout.batchnorm_backward"), _noop, "train_gradients",
                       in_process=False), TypeError, "in_process=False is for functions proxied"),
 ])
 def test_malformed_arguments_are_refused_by_name(call, error, fragment):

@@ -94,3 +94,14 @@ def test_a_gradebook_with_a_trigger_or_a_new_table_is_refused_and_a_clean_one_ba
                    " = -7; END")
     with pytest.raises(GradebookTampered, match="triggers"):
         check_integrity(tmp_path)
+
+
+def test_an_interpreter_under_tmp_is_not_hidden_by_the_private_tmp(monkeypatch, tmp_path):
+    # a CI clone (and its venv) may live under /tmp: the jail's own /tmp tmpfs
+    # must be mounted before the interpreter's binds, or it hides them
+    monkeypatch.setattr(sys, "prefix", "/tmp/some-clone/.venv")
+    j = jail.Jail.__new__(jail.Jail)
+    argv = j.command(["python"], tmp_path, package=tmp_path)
+    tmpfs = argv.index("/tmp", argv.index("--tmpfs"))
+    binds = [i for i, a in enumerate(argv) if a == "/tmp/some-clone/.venv" and argv[i - 1] == "--ro-bind"]
+    assert binds and all(tmpfs < i for i in binds), argv

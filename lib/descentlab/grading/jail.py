@@ -212,8 +212,10 @@ class Jail:
     def command(self, argv: list[str], scratch: Path | str, *, package: Path,
                 hide: list[str] = (), rw: list[str] = (), ro: list[tuple[str, str]] = ()) -> list[str]:
         """``argv`` wrapped in bwrap, with ``scratch`` as the writable home and cwd."""
-        args = [BWRAP, *_namespaces(), *_binds_for_python(),
-                "--proc", "/proc", "--dev", "/dev", "--size", str(TMP_BYTES), "--tmpfs", "/tmp",
+        # the private /tmp first: a venv or checkout that lives under /tmp (a CI clone)
+        # is bound over it afterwards, not hidden by it
+        args = [BWRAP, *_namespaces(), "--size", str(TMP_BYTES), "--tmpfs", "/tmp",
+                *_binds_for_python(), "--proc", "/proc", "--dev", "/dev",
                 "--dir", "/home", "--bind", str(scratch), INSIDE_HOME,
                 "--ro-bind", str(package), INSIDE_PKG]
         for outside, inside in ro:
