@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .jlab import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, LabServer, chromium_available
+from .jlab import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, FIGURES, LabServer, chromium_available
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -19,6 +19,18 @@ ROOT = Path(__file__).resolve().parents[2]
 IGNORED_CONSOLE = (
     "favicon", "Failed to load resource: the server responded with a status of 404",
 )
+
+
+def pytest_sessionstart(session):
+    if not hasattr(session.config, "workerinput"):  # the controller, once per run
+        FIGURES.unlink(missing_ok=True)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if FIGURES.exists():
+        terminalreporter.write_sep("-", "browser figures (measured in Chromium this run)")
+        for line in FIGURES.read_text().splitlines():
+            terminalreporter.write_line(line)
 
 
 def pytest_collection_modifyitems(config, items):

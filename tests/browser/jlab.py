@@ -37,6 +37,19 @@ ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 VENV_BIN = Path(sys.executable).parent
 
 
+FIGURES = ARTIFACTS / "figures.txt"
+
+
+def figure(line: str) -> None:
+    """Print a measured figure (latency, Run All time) and keep it for the
+    session's summary: under pytest-xdist a worker's prints are not shown,
+    so conftest's terminal summary prints this file at the end of the run."""
+    print(line)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with open(FIGURES, "a") as f:
+        f.write(line.strip() + "\n")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

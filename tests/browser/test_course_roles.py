@@ -25,7 +25,7 @@ import pytest
 from descentlab.grading.demo import DEMO, _fill, expected_rows
 
 from .conftest import ROOT
-from .jlab import LabServer, command, open_notebook, shot, wait_kernel_idle
+from .jlab import figure, LabServer, command, open_notebook, shot, wait_kernel_idle
 
 ASSIGNMENT = "ps1_gradient_descent"
 NOTEBOOK = f"assignments/{ASSIGNMENT}/{ASSIGNMENT}.ipynb"
@@ -49,7 +49,7 @@ def course_lab(tmp_path_factory):
                         demo / "submitted" / student / ASSIGNMENT)
     started = time.monotonic()
     rows = grade(ASSIGNMENT, demo, workers=2)
-    print(f"\ndemo class for the Formgrader: {len(rows)} submissions graded in "
+    figure(f"\ndemo class for the Formgrader: {len(rows)} submissions graded in "
           f"{time.monotonic() - started:.0f} s")
     work = tmp / "work"
     server = LabServer(work, cwd=ROOT, command=[
@@ -127,7 +127,7 @@ def test_a_student_sees_what_passed_and_what_to_fix(page, course_lab):
     _set_source(page, "sgd_step", _fill(sources["sgd_step"], WRONG_SGD))
     started = time.monotonic()
     _run_all_until_settled(page)
-    print(f"Run All to the first failing test: {time.monotonic() - started:.1f} s")
+    figure(f"Run All to the first failing test: {time.monotonic() - started:.1f} s")
 
     for cell in ("test_minibatch_indices_one_epoch", "test_minibatch_indices_reshuffled",
                  "test_sgd_step_plain"):

@@ -15,23 +15,38 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 import statistics
 import time
 
 import pytest
 
-from .jlab import command, kernel_eval, open_notebook, run_all, shot, wait_kernel_idle
+from .jlab import figure, command, kernel_eval, open_notebook, run_all, shot, wait_kernel_idle
 
 LECTURE_02 = "lectures/02_momentum.ipynb"
 LECTURE_03 = "lectures/03_adaptive.ipynb"
 
+def cell_of(path: str, pattern: str) -> int:
+    """The index of the first code cell whose source matches ``pattern``: the
+    lectures gain cells, so the tests find theirs by what they hold."""
+    import nbformat
+
+    from .conftest import ROOT
+
+    nb = nbformat.read(str(ROOT / path), as_version=4)
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code" and re.search(pattern, cell.source, re.M):
+            return i
+    raise AssertionError(f"no cell of {path} matches {pattern!r}")
+
+
 # What lecture 02's cells set (read off the cells' source, not from our code's output)
 LECTURE_02_EXPLORERS = {
-    "ravine": (3, {"x": -5.5, "y": 1.5, "steps": 150, "momentum": 0.9}),
-    "goh": (7, {"lr": 1.0, "momentum": 0.9, "kappa": 100.0, "steps": 150}),
-    "nesterov": (13, {"kappa": 50.0, "steps": 120, "momentum": 0.95, "lr SGD+momentum": 1.0,
+    "ravine": (cell_of(LECTURE_02, r"^ravine = "), {"x": -5.5, "y": 1.5, "steps": 150, "momentum": 0.9}),
+    "goh": (cell_of(LECTURE_02, r"^goh = "), {"lr": 1.0, "momentum": 0.9, "kappa": 100.0, "steps": 150}),
+    "nesterov": (cell_of(LECTURE_02, r"^nesterov = "), {"kappa": 50.0, "steps": 120, "momentum": 0.95, "lr SGD+momentum": 1.0,
                       "lr SGD+Nesterov": 1.0}),
-    "escape": (16, {"x": 1.8, "y": 1.8, "steps": 300, "momentum": 0.9, "lr SGD": 0.1,
+    "escape": (cell_of(LECTURE_02, r"^escape = "), {"x": 1.8, "y": 1.8, "steps": 300, "momentum": 0.9, "lr SGD": 0.1,
                     "lr SGD+momentum": 0.1}),
 }
 
@@ -142,7 +157,7 @@ def lecture02(browser, lecture_lab):
     context, page = _new_page(browser)
     open_notebook(page, lecture_lab, LECTURE_02)
     first_plot = run_all(page)
-    print(f"\n02_momentum: Run All to first plot {first_plot:.1f} s")
+    figure(f"\n02_momentum: Run All to first plot {first_plot:.1f} s")
     kernel_eval(page, STATE)
     yield page
     shot(page, "explorers-02-last")
@@ -167,7 +182,8 @@ def test_lecture02_explorers_show_exactly_what_the_code_set(lecture02):
         assert picture_hash(page, img) == s["picture"], name
         shot(page, f"explorers-02-{name}")
     # the printout under goh.set(lr=1.0, momentum=0.9) is the kernel's state
-    out = cell_node(page, 9).query_selector(".jp-OutputArea").inner_text()
+    out = cell_node(page, cell_of(LECTURE_02, r"goh\.set\(lr=1\.0")).query_selector(
+        ".jp-OutputArea").inner_text()
     rates = json.loads(kernel_eval(page, "import json; print(json.dumps(goh.rates))"))
     assert f"rates = ({rates[0]:.4f}, {rates[1]:.4f})" in out, out
     assert not page.course_errors, page.course_errors
@@ -175,7 +191,7 @@ def test_lecture02_explorers_show_exactly_what_the_code_set(lecture02):
 
 def test_lecture02_lr_slider_by_keyboard_and_mouse(lecture02):
     page = lecture02
-    node, img = explorer_image(page, 3)  # the ravine: SGD and SGD+momentum
+    node, img = explorer_image(page, LECTURE_02_EXPLORERS["ravine"][0])  # SGD and SGD+momentum
     lr0 = state(page, "ravine")["values"]["lr SGD"]
     handle = slider(node, "lr SGD").query_selector(".noUi-handle")
     handle.focus()
@@ -190,7 +206,7 @@ def test_lecture02_lr_slider_by_keyboard_and_mouse(lecture02):
     after = picture_hash(page, img)
     assert after != before and after == s["picture"]
     ok = [t for t in latencies if t >= 0]
-    print(f"02 ravine, 2 optimizers x 150 steps: key press to new picture, median "
+    figure(f"02 ravine, 2 optimizers x 150 steps: key press to new picture, median "
           f"{statistics.median(ok):.0f} ms over {len(ok)} presses "
           f"(all: {', '.join(f'{t:.0f}' for t in latencies)} ms)")
     assert len(ok) == len(latencies) and statistics.median(ok) < 5000  # sanity only
@@ -236,7 +252,7 @@ def test_lecture02_latency_four_optimizers_by_500_steps(lecture02):
     latencies = [timed_press(page, img, key) for key in ["ArrowRight"] * 6 + ["ArrowLeft"] * 6]
     timings = json.loads(kernel_eval(page, "import json; print(json.dumps(race.timings))"))
     ok = [t for t in latencies if t >= 0]
-    print(f"rosenbrock, 4 optimizers x 500 steps: key press to new picture, median "
+    figure(f"rosenbrock, 4 optimizers x 500 steps: key press to new picture, median "
           f"{statistics.median(ok):.0f} ms over {len(ok)} presses "
           f"(all: {', '.join(f'{t:.0f}' for t in latencies)} ms); last update in the kernel: "
           + ", ".join(f"{k} {v * 1e3:.0f} ms" for k, v in timings.items()))
@@ -247,7 +263,7 @@ def test_lecture02_latency_four_optimizers_by_500_steps(lecture02):
 
 def test_lecture02_click_on_the_map_moves_the_start(lecture02):
     page = lecture02
-    node, img = explorer_image(page, 16)  # escape: the two wells
+    node, img = explorer_image(page, LECTURE_02_EXPLORERS["escape"][0])  # the two wells
     settle(page, 0.5)
     before = state(page, "escape")
     # where the kernel's figure draws the data point (0.6, -1.2), in image pixels
@@ -289,27 +305,28 @@ def test_lecture03_saddle_paths_escape_as_printed(browser, lecture_lab):
     context, page = _new_page(browser)
     try:
         open_notebook(page, lecture_lab, LECTURE_03)
-        # Run All up to the saddle explorer and its printout (cells 0-14): the
+        # Run All up to the saddle explorer and its printout: the
         # later cells train MLPs for minutes and do not touch the saddle
         t0 = time.monotonic()
-        cell_node(page, 15)
+        saddle = cell_of(LECTURE_03, r"^saddle = ")
+        cell_node(page, saddle + 2)
         command(page, "notebook:run-all-above")
         page.wait_for_function("""() => {
             const w = window.jupyterapp.shell.currentWidget;
-            const cells = w.content.widgets.slice(0, 15).filter(c => c.model.type === 'code');
+            const cells = w.content.widgets.slice(0, SADDLE + 2).filter(c => c.model.type === 'code');
             return cells.every(c => c.model.executionCount !== null
                                && !c.promptNode.textContent.includes('*'))
                 && w.sessionContext.session.kernel.status === 'idle';
-        }""", timeout=300_000, polling=250)
-        print(f"\n03_adaptive: cells 1-14 ran in {time.monotonic() - t0:.1f} s")
+        }""".replace("SADDLE", str(saddle)), timeout=300_000, polling=250)
+        figure(f"\n03_adaptive: cells up to the saddle explorer ran in {time.monotonic() - t0:.1f} s")
         kernel_eval(page, STATE)
-        node, img = explorer_image(page, 13)
+        node, img = explorer_image(page, saddle)
         settle(page, 1.5)
         s = state(page, "saddle")
         import descentlab.surfaces as S
 
         assert (s["values"]["x"], s["values"]["y"]) == S.saddle().start  # (-1.8, 1e-3)
-        printed = cell_node(page, 14).query_selector(".jp-OutputArea").inner_text()
+        printed = cell_node(page, saddle + 1).query_selector(".jp-OutputArea").inner_text()
         escape = json.loads(kernel_eval(page, """
 import json, numpy as np
 print(json.dumps({l: int(np.flatnonzero(np.abs(saddle.paths[l][:, 1]) > 1.0)[0])
@@ -318,9 +335,9 @@ print(json.dumps({l: int(np.flatnonzero(np.abs(saddle.paths[l][:, 1]) > 1.0)[0])
         assert len(escape) == 5
         for label, step in escape.items():
             assert step is not None, f"{label} did not escape in the kernel"
-            assert f"{label:13s} |y| > 1 after {step} steps" in printed, (label, printed)
+            assert f"{label:13s} |y| > 1 after {step} steps;" in printed, (label, printed)
         assert picture_hash(page, img) == s["picture"]
-        cell_node(page, 13)
+        cell_node(page, saddle)
         shot(page, "explorers-03-saddle")
         img.scroll_into_view_if_needed()
         shot(page, "explorers-03-saddle-picture")
