@@ -105,11 +105,27 @@ def test_the_run_completes_and_grades_everyone_once(graded):
     assert len(lines) == len(STUDENTS) and set(rows) == set(STUDENTS)
 
 
+def released_points() -> float:
+    """The assignment's total, read from the released notebook's grade cells."""
+    nb = nbformat.read(str(ROOT / "assignments" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"), as_version=4)
+    return sum(float(c.metadata.get("nbgrader", {}).get("points", 0)) for c in nb.cells
+               if c.metadata.get("nbgrader", {}).get("grade"))
+
+
+def test_the_attacked_cells_are_the_assignments_test_cells():
+    nb = nbformat.read(str(ROOT / "assignments" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"), as_version=4)
+    points = {c.metadata["nbgrader"]["grade_id"]: c.metadata["nbgrader"]["points"]
+              for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")}
+    assert TESTS.items() <= points.items(), "TESTS no longer names ps2's test cells and points"
+
+
 @pytest.mark.parametrize("name", sorted(STUDENTS))
 def test_no_undeserved_point(graded, name):
+    # the students answer the three step functions (TESTS, 11 points); nobody
+    # answers ps2's later derive-then-compute part, so honest students get 11
     row = graded["rows"][name]
     score, total = float(row["score"]), float(row["max_score"])
-    assert total == 13
+    assert total == released_points()
     if STUDENTS[name].score:  # the honest students: exactly their points, no less
         assert score == STUDENTS[name].score, f"{name}: {row}"
     else:
