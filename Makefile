@@ -18,7 +18,7 @@ NOJIT_TESTS := tests/optim tests/schedulers tests/layers tests/surfaces tests/te
 
 LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings
 
-.PHONY: course test test-fast test-nojit lab bench lock clean-venv help chromium sandbox-tools
+.PHONY: course test test-attacks test-fast test-nojit lab bench lock clean-venv help chromium sandbox-tools
 help:
 	@echo "make course   release assignments, run lectures, grade the demo class"
 	@echo "make test     the whole test suite (what CI runs)"
@@ -63,9 +63,15 @@ chromium:
 	else echo "make: WARNING: no $(CHROMIUM) and no apt as root; the browser tests will SKIP"; fi
 
 # The second run checks the pure-Python fallback of the kernels.
+# The adversarial grading suite (tests/grading/attacks) runs apart, with make
+# test-attacks: one of its kernels once hung past its watchdog, which would
+# stall the whole suite (issue 12 stays open for it).
 test: $(STAMP) chromium sandbox-tools
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2 --dist loadgroup --ignore=tests/grading/attacks
 	NUMBA_DISABLE_JIT=1 $(BIN)/python -m pytest -n 2 -p no:cacheprovider -q $(NOJIT_TESTS)
+
+test-attacks: $(STAMP) sandbox-tools
+	$(BIN)/python -m pytest -p no:xdist -q tests/grading/attacks
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -x -q --hypothesis-profile=dev
