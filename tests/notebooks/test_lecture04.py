@@ -17,7 +17,8 @@ import pytest
 
 from descentlab.notebooks import LECTURES, execute
 
-from .test_lectures import DEVICE, NOJIT, ROOT, WIDGET_MIME, cells, number, printed
+from .lecture_claims import number
+from .test_lectures import DEVICE, NOJIT, ROOT, WIDGET_MIME, cells, printed
 
 PATH = LECTURES / "04_schedules_and_state.ipynb"
 FLOAT = r"([-+]?\d*\.?\d+(?:e[-+]?\d+)?)"

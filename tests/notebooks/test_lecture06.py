@@ -17,7 +17,8 @@ import torch
 
 from descentlab.notebooks import LECTURES, execute
 
-from .test_lectures import NOJIT, ROOT, WIDGET_MIME, cells, number, printed
+from .lecture_claims import number
+from .test_lectures import NOJIT, ROOT, WIDGET_MIME, cells, printed
 
 PATH = LECTURES / "06_initialization_and_normalization.ipynb"
 
