@@ -105,3 +105,50 @@ def test_an_interpreter_under_tmp_is_not_hidden_by_the_private_tmp(monkeypatch, 
     tmpfs = argv.index("/tmp", argv.index("--tmpfs"))
     binds = [i for i, a in enumerate(argv) if a == "/tmp/some-clone/.venv" and argv[i - 1] == "--ro-bind"]
     assert binds and all(tmpfs < i for i in binds), argv
+
+
+def _kernel_run(cage, source: str, folder):
+    """Execute one code cell in a jailed kernel; its stdout."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    os.environ[jail.JAIL_ENV] = str(cage.root)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
+    NotebookClient(nb, timeout=120, kernel_name="python3",
+                   kernel_manager_class=jail._kernel_manager_class(),
+                   resources={"metadata": {"path": str(folder)}}).execute()
+    return "".join(o.get("text", "") for o in nb.cells[0].outputs)
+
+
+@needs_bwrap
+def test_kernels_start_from_the_instructors_warm_numba_cache_and_keep_their_changes_private(
+        tmp_path, monkeypatch):
+    monkeypatch.delenv(jail.JAIL_ENV, raising=False)
+    cage = jail.Jail()
+    try:
+        source = tmp_path / "instructor.ipynb"
+        import nbformat
+
+        step = ("import numpy as np\nfrom descentlab.optim import adam\n"
+                "p, g, m, v = np.ones(4), np.ones(4), np.zeros(4), np.zeros(4)\n"
+                "adam.adam_kernel(p, g, m, v, v, 1, 0.1, 0.9, 0.999, 1e-8, 0.0, False, False, False)\n")
+        nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(step)]), str(source))
+        assert cage.warm(source, cell_timeout=120)
+        before = {p: p.read_bytes() for p in cage.numba_cache.rglob("*") if p.is_file()}
+        assert any(p.suffix == ".nbc" for p in before)
+        # a student's kernel loads the compiled step instead of compiling it ...
+        out = _kernel_run(cage, step + "print(sum(adam.adam_kernel.serial.stats.cache_hits.values()),"
+                                       " sum(adam.adam_kernel.serial.stats.cache_misses.values()))",
+                          tmp_path)
+        assert out.split() == ["1", "0"], out
+        # ... and whatever it writes into its cache stays in its own copy
+        poison = ("import os\nfor root, _, files in os.walk(os.environ['NUMBA_CACHE_DIR']):\n"
+                  "    for f in files:\n        open(os.path.join(root, f), 'wb').write(b'poison')\n"
+                  "print('poisoned')")
+        assert "poisoned" in _kernel_run(cage, poison, tmp_path)
+        assert {p: p.read_bytes() for p in cage.numba_cache.rglob("*") if p.is_file()} == before
+        out = _kernel_run(cage, step + "print(sum(adam.adam_kernel.serial.stats.cache_hits.values()))",
+                          tmp_path)
+        assert out.split() == ["1"], out
+    finally:
+        cage.cleanup()

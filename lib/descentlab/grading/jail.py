@@ -183,6 +183,46 @@ class Jail:
                             ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.nbi", "*.nbc"))
             _readonly_tree(kernel)
 
+    #: the run's Numba cache, filled once by :meth:`warm` (trusted code only)
+    @property
+    def numba_cache(self) -> Path:
+        return self.root / "numba-cache"
+
+    def warm(self, notebook: Path | str, cell_timeout: int) -> bool:
+        """Fill :attr:`numba_cache` by running ``notebook`` (the instructor's) in a kernel here.
+
+        Every student's kernel would otherwise compile the same reference kernels
+        from cold, a second or more each.  The cache is made by trusted code
+        only, in the same sandbox layout (the same paths and source stamps the
+        students' kernels see), and each kernel gets a private copy of it: a
+        submission that poisons its copy poisons only itself.  False, and a
+        cold cache, when the notebook could not run.
+        """
+        import nbformat
+        from nbclient import NotebookClient
+
+        if self.numba_cache.is_dir():
+            return True
+        nb = nbformat.read(str(notebook), as_version=4)
+        cells = sum(c.cell_type == "code" for c in nb.cells)
+        saved = {k: os.environ.get(k) for k in (JAIL_ENV, BUDGET_ENV, WARM_ENV)}
+        os.environ.update({JAIL_ENV: str(self.root), WARM_ENV: "1",
+                           BUDGET_ENV: str(cell_timeout * (cells + 2) + 60)})
+        try:
+            client = NotebookClient(nb, timeout=cell_timeout, kernel_name="python3",
+                                    allow_errors=True, kernel_manager_class=_kernel_manager_class(),
+                                    resources={"metadata": {"path": str(Path(notebook).parent)}})
+            client.execute()
+        except Exception:  # noqa: BLE001 - a cold cache is slower, not wrong
+            return False
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+        return self.numba_cache.is_dir()
+
     def child_package(self, forbidden: tuple[str, ...]) -> Path:
         """A copy of the package without the forbidden modules, and the child's scripts."""
         key = str(abs(hash(tuple(sorted(forbidden)))))
@@ -260,6 +300,10 @@ JAIL_ENV = "DESCENTLAB_JAIL"
 #: seconds a whole notebook's kernel may live (set per submission by the grader)
 BUDGET_ENV = "DESCENTLAB_KERNEL_BUDGET"
 
+#: set while :meth:`Jail.warm` runs the instructor's notebook: its kernel's Numba
+#: cache becomes the run's, instead of being thrown away
+WARM_ENV = "DESCENTLAB_WARMING"
+
 
 def _kill_group(process) -> None:
     if process is None or process.poll() is not None:
@@ -297,6 +341,12 @@ def _kernel_manager_class():
             if cwd and os.path.isdir(cwd):
                 # the kernel works on its own copy of this submission's folder, nothing else
                 shutil.copytree(cwd, self._scratch, dirs_exist_ok=True, symlinks=True)
+            cache = self._scratch / ".numba_cache"
+            if self.jail.numba_cache.is_dir() and not os.path.lexists(cache):
+                # a private copy (not links: inside, the files would be the student's to chmod)
+                shutil.copytree(self.jail.numba_cache, cache, copy_function=shutil.copyfile)
+                for path in [cache, *cache.rglob("*")]:
+                    path.chmod(0o700 if path.is_dir() else 0o600)  # Numba rewrites its index
             kw["env"] = self.jail.env()
             kw["cwd"] = str(self._scratch)
             # its banner and log are not the grader's output (results come over the sockets)
@@ -344,6 +394,10 @@ def _kernel_manager_class():
             if getattr(self, "_watchdog", None) is not None:
                 self._watchdog.cancel()
             await super()._async_cleanup_resources(restart=restart)
+            warmed = self._scratch / ".numba_cache"
+            if os.environ.get(WARM_ENV) and warmed.is_dir() and not self.jail.numba_cache.exists():
+                shutil.copytree(warmed, self.jail.numba_cache, symlinks=False)
+                _readonly_tree(self.jail.numba_cache)
             if not restart:
                 shutil.rmtree(self._runtime, ignore_errors=True)
                 shutil.rmtree(self._scratch, ignore_errors=True)
