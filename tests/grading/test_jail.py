@@ -152,3 +152,45 @@ def test_kernels_start_from_the_instructors_warm_numba_cache_and_keep_their_chan
         assert out.split() == ["1"], out
     finally:
         cage.cleanup()
+
+
+@needs_bwrap
+def test_a_kernel_whose_shutdown_fails_is_killed_and_a_stuck_heartbeat_does_not_hang_the_grader(
+        monkeypatch, tmp_path):
+    """The stall that once stopped a whole grading run: a failed shutdown request left a live
+    kernel behind, and joining its client's heartbeat thread waited for ever."""
+    import asyncio
+    import time
+
+    from jupyter_client.manager import AsyncKernelManager
+
+    async def refused(self, now=False, restart=False):
+        raise RuntimeError("control channel broken by the student")
+
+    async def never(self):  # a heartbeat thread stuck in a ping nobody answers
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(AsyncKernelManager, "_async_shutdown_kernel", refused)
+    monkeypatch.setattr(jail._kernel_client_class().hb_channel_class, "_async_run", never)
+    monkeypatch.setattr(jail, "HEARTBEAT_JOIN", 1.0)
+    monkeypatch.delenv(jail.JAIL_ENV, raising=False)
+    cage = jail.Jail()
+    try:
+        started = time.monotonic()
+        out = _kernel_run(cage, "import os\nprint(os.getpid())", tmp_path)
+        # the kernel is PID 2 or 3 in its own namespace: find it from outside by its scratch
+        assert out.strip().isdigit()
+        assert time.monotonic() - started < 120
+        left = [p for p in os.listdir("/proc") if p.isdigit()
+                and _cmdline(p).startswith(jail.BWRAP) and str(cage.root) in _cmdline(p)]
+        assert left == [], "a jailed kernel outlived its notebook"
+    finally:
+        cage.cleanup()
+
+
+def _cmdline(pid: str) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""

@@ -314,6 +314,40 @@ def _kill_group(process) -> None:
         pass
 
 
+#: seconds the grader waits for a kernel client's heartbeat thread to stop
+HEARTBEAT_JOIN = 10.0
+
+
+@lru_cache(maxsize=1)
+def _kernel_client_class():
+    from jupyter_client.asynchronous import AsyncKernelClient
+    from jupyter_client.channels import HBChannel
+
+    class BoundedHBChannel(HBChannel):
+        """A heartbeat whose stop cannot hang the grader.
+
+        jupyter_client's ``stop`` joins the heartbeat thread for ever.  Once a
+        kernel is gone that thread may sit in a ping that is never answered (its
+        IPC socket has no peer any more), and the grader with it: this is how a
+        whole grading run once stalled behind one student.  The thread is a
+        daemon; after :data:`HEARTBEAT_JOIN` seconds it is left to die with
+        the worker.
+        """
+
+        def stop(self) -> None:
+            self._running = False
+            self._exit.set()
+            self.join(HEARTBEAT_JOIN)
+            if not self.is_alive():
+                self.close()
+
+    class JailedKernelClient(AsyncKernelClient):
+        hb_channel_class = BoundedHBChannel
+
+    return JailedKernelClient
+
+
+@lru_cache(maxsize=1)
 def _kernel_manager_class():
     from jupyter_client.manager import AsyncKernelManager
 
@@ -335,6 +369,7 @@ def _kernel_manager_class():
             self.transport = "ipc"
             self.ip = str(self._runtime / "kernel")
             self.connection_file = str(self._runtime / "connection.json")
+            self.client_factory = _kernel_client_class()
 
         async def _async_pre_start_kernel(self, **kw):
             cwd = kw.pop("cwd", None)
@@ -390,7 +425,23 @@ def _kernel_manager_class():
                 self._watchdog.daemon = True
                 self._watchdog.start()
 
+        async def _async_shutdown_kernel(self, now=False, restart=False):
+            process = getattr(self.provisioner, "process", None)
+            try:
+                await super()._async_shutdown_kernel(now=now, restart=restart)
+            except Exception:  # noqa: BLE001 - e.g. a control channel the student broke
+                pass
+            if not restart:
+                # whatever happened above, nothing of this submission outlives its grading
+                _kill_group(process)
+
+        shutdown_kernel = _async_shutdown_kernel
+
         async def _async_cleanup_resources(self, restart=False):
+            if not restart:
+                # nbclient skips the shutdown of a kernel it thinks dead: kill before the
+                # watchdog goes, or a live kernel is left with no one to stop it
+                _kill_group(getattr(self.provisioner, "process", None))
             if getattr(self, "_watchdog", None) is not None:
                 self._watchdog.cancel()
             await super()._async_cleanup_resources(restart=restart)
@@ -410,4 +461,6 @@ def _kernel_manager_class():
 def __getattr__(name):
     if name == "JailedKernelManager":
         return _kernel_manager_class()
+    if name == "JailedKernelClient":
+        return _kernel_client_class()
     raise AttributeError(name)
