@@ -90,3 +90,41 @@ def test_the_summary_names_every_output_that_exists_after_make_course():
 def test_every_flag_kind_the_pipeline_raises_is_explained(name):
     source = (ROOT / "lib" / "descentlab" / "grading" / "pipeline.py").read_text()
     assert name in source, f"{name} is explained but the pipeline never raises it"
+
+
+def test_the_lectures_execute_while_the_demo_class_is_graded(monkeypatch, tmp_path):
+    """Each waits for the other to have started: run one after the other, this deadlocks
+    (and fails on the 30 s timeouts instead)."""
+    import threading
+    from pathlib import Path
+
+    from descentlab import notebooks
+
+    grading, lecturing = threading.Event(), threading.Event()
+    expected = demo.expected_rows()
+
+    def fake_execute(path, *, timeout=0, keep=None):
+        lecturing.set()
+        assert grading.wait(30), "the lectures waited for the grading to finish"
+        return notebooks.Run(Path(path), 0.1)
+
+    def fake_grade(name, course_root, workers=1, progress=None):
+        grading.set()
+        assert lecturing.wait(30), "the grading waited for the lectures to finish"
+        rows = [Row(s, name, *expected[s, name]) for s, a in sorted(expected) if a == name]
+        for row in rows:
+            progress(row)
+        return rows
+
+    monkeypatch.setattr(notebooks, "execute", fake_execute)
+    monkeypatch.setattr("descentlab.grading.pipeline.grade", fake_grade)
+    monkeypatch.setattr(course, "check_optimizers", lambda: True)
+    monkeypatch.setattr(course, "release_all", lambda: None)
+    monkeypatch.setattr(course, "REPO", tmp_path)
+    stdout = io.StringIO()
+    with redirect_stdout(stdout), redirect_stderr(io.StringIO()):
+        assert course.main(workers=2) == 0
+    text = stdout.getvalue()
+    assert text.index("Grading the demo class") < text.index("Lectures, executed headless")
+    assert len(re.findall(r"^\s+\d\d_\S+\.ipynb\s+0\.1 s\s+ok", text, re.M)) == \
+        len(list(notebooks.LECTURES.glob("[0-9]*.ipynb")))
