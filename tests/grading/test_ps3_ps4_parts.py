@@ -151,3 +151,30 @@ def test_the_points_table_matches_the_test_cells_and_half_is_reasoning(assignmen
     n, m, pct = map(int, stated.groups())
     assert (n, m) == (tests, reasoning) and pct == round(100 * m / n)
     assert m / n >= 0.5
+
+
+# -- PS3 derive: Adam's step under noisy gradients ----------------------------------------
+
+@pytest.mark.parametrize("mu, sigma", [(1.0, 0.0), (1.0, 1.0), (-0.5, 2.0), (0.0, 1.0)])
+def test_the_derived_steady_step_is_what_adam_takes(mu, sigma):
+    """torch-equal Adam on 4000 coordinates of N(mu, sigma^2) gradients: its mean step over
+    steps 200-300 agrees with the derived lr mu / sqrt(mu^2 + sigma^2). A coordinate's steps
+    are correlated over about 1 / (1 - beta1) = 10 steps, so the 400 000 steps are worth
+    about 40 000 independent ones, each with a spread of at most about
+    sqrt((1 - beta1) / (1 + beta1)) lr = 0.23 lr (m's spread over sqrt(v)): a standard error
+    near 1.2e-3 lr, and the tolerance, 1e-2 lr, is about eight of them. What else could
+    differ is the approximation E[m / sqrt(v)] ~ E[m] / sqrt(E[v]), which beta2 = 0.999
+    (v averaging over ~1000 steps) makes tight."""
+    from descentlab.grading.assignments.ps3_adaptive import _steady_step
+    from descentlab.optim import Adam
+
+    rng = np.random.default_rng(0)
+    w = np.zeros(4000)
+    opt = Adam([w], lr=0.01)
+    moves = []
+    for t in range(300):
+        before = w.copy()
+        opt.step([mu + sigma * rng.standard_normal(w.size)])
+        if t >= 200:
+            moves.append(np.mean(before - w))
+    assert np.mean(moves) == pytest.approx(_steady_step(mu, sigma, 0.01), abs=1e-4)

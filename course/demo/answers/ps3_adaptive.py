@@ -139,6 +139,7 @@ NADAM_M_HAT = NADAM.replace("* state[\"exp_avg\"] / denom",
 assert NADAM != NADAM_NO_LOOKAHEAD != NADAM_M_HAT != NADAM
 
 NEW = {"adadelta_step": ADADELTA, "nadam_step": NADAM}
+STEADY = "return lr * mu / (np.sqrt(mu**2 + sigma**2) + eps)"
 
 SUBMISSIONS = {
     "noor": Submission(
@@ -173,23 +174,28 @@ SUBMISSIONS = {
         "(its learning rate is still inside the accumulator)",
         answers={"amsgrad_step": AMSGRAD, "adagrad_step": ADAGRAD, "rmsprop_step": RMSPROP, "adam_step": ADAM_COMPOUNDING,
                  "adamw_step": "return adam_step(w, dw + weight_decay * w, state, lr, beta1, beta2, eps)",
-                 "adadelta_step": ADADELTA_LR_INSIDE, "nadam_step": NADAM},
+                 "adadelta_step": ADADELTA_LR_INSIDE, "nadam_step": NADAM,
+                 # v's expectation taken as the variance: the signal-to-noise ratio mu / sigma
+                 "adam_steady_step": "return lr * mu / (sigma + eps)"},
         breaks=["test_adam_step_state", "test_adam_step_trajectory",
-                "test_adamw_step_decoupled_decay", "test_adadelta_step_fixed"],
-        mentions=["a correction that compounds", "an L2 penalty added to the gradient",
+                "test_adamw_step_decoupled_decay", "test_adadelta_step_fixed",
+                "test_adam_steady_step_values"],
+        mentions=["a correction that compounds", "the signal-to-noise ratio mu / sigma", "an L2 penalty added to the gradient",
                   "around your adam_step", "your own adam_step's under the right decay",
                   "the learning rate inside the accumulated update"]),
     "kofi": Submission(
         "re-creates RMSprop's state on every call, so the average never builds up; fixes only "
-        "the eps of the handed AMSGrad; bias-corrects NAdam's m as in Adam",
+        "the eps of the handed AMSGrad; bias-corrects NAdam's m as in Adam; answers the "
+        "noisy-gradient question with the constant-gradient step",
         answers={"amsgrad_step": AMSGRAD_MAX_OF_V_HAT, "adagrad_step": ADAGRAD,
                  "rmsprop_step": RMSPROP.replace("if not state:", "if True:"),
                  "adam_step": ADAM, "adamw_step": ADAMW,
-                 "adadelta_step": ADADELTA, "nadam_step": NADAM_M_HAT},
+                 "adadelta_step": ADADELTA, "nadam_step": NADAM_M_HAT,
+                 "adam_steady_step": "return lr * np.sign(mu)"},
         breaks=["test_rmsprop_step_state", "test_rmsprop_step_trajectory",
-                "test_amsgrad_step_fixed", "test_nadam_step_fixed"],
+                "test_amsgrad_step_fixed", "test_nadam_step_fixed", "test_adam_steady_step_values"],
         mentions=["state reset on every call", "the maximum kept over the bias-corrected v_hat",
-                  "m bias-corrected as in Adam"]),
+                  "m bias-corrected as in Adam", "the constant-gradient reading"]),
     "mira": Submission(
         "correct, written differently: explicit loops, in-place updates, reordered algebra",
         answers={"amsgrad_step": '''
@@ -228,6 +234,7 @@ step_size = lr * np.sqrt(1 - beta2**t) / (1 - beta1**t)
 return w - step_size * m / (np.sqrt(v) + eps * np.sqrt(1 - beta2**t))
 ''',
             "adamw_step": ADAMW,
+            "adam_steady_step": "return mu * (lr / (eps + np.hypot(mu, sigma)))",
             # Adadelta with in-place updates and the roots combined; NAdam with its product
             # kept in float64 and the two terms in one expression
             "adadelta_step": '''
@@ -284,3 +291,7 @@ check = _g.check
         mentions=["Adam without bias correction", "re-checked outside your notebook"],
         flags=["lowered"]),
 }
+
+# the derived part: right unless a student's entry says otherwise
+for _sub in SUBMISSIONS.values():
+    _sub.answers.setdefault("adam_steady_step", STEADY)

@@ -3,12 +3,14 @@ decoupled weight decay, and three more find-the-bug parts: AMSGrad, Adadelta and
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from ...optim import Adadelta, Adagrad, Adam, AdamW, NAdam, RMSprop
 from ..exercise import Mistake, first_difference
+from ..functions import FunctionExercise, FunctionPart
 from ..steppers import StepExercise, StepPart, from_optimizer
 
 A = "ps3_adaptive"
@@ -303,6 +305,63 @@ adam = StepExercise(
 )
 
 
+# -- derive: Adam's step under noisy gradients ----------------------------------------
+
+def _steady_step(mu, sigma, lr, eps=1e-8):
+    """lr E[m_hat] / (sqrt(E[v_hat]) + eps) at large t for g ~ N(mu, sigma^2): E[m_hat] = mu,
+    E[v_hat] = E[g^2] = mu^2 + sigma^2 (Kingma & Ba, section 2.1's signal-to-noise reading)."""
+    return float(lr * mu / (math.sqrt(mu * mu + sigma * sigma) + eps))
+
+
+def _ss_variant(kind):
+    def f(mu, sigma, lr, eps=1e-8):
+        if kind == "snr":
+            return lr * mu / (sigma + eps) if sigma else lr * math.copysign(1.0, mu) * (mu != 0)
+        if kind == "sign":
+            return lr * (mu > 0) - lr * (mu < 0)
+        if kind == "no_sqrt":
+            return lr * mu / (mu * mu + sigma * sigma + eps)
+        if kind == "std_added":
+            return lr * mu / (abs(mu) + sigma + eps)
+        if kind == "abs":
+            return abs(_steady_step(mu, sigma, lr, eps))
+        raise AssertionError(kind)
+    return f
+
+
+def _ss_calls(specs):
+    return tuple((", ".join(f"{k}={v}" for k, v in spec.items()), (spec,)) for spec in specs)
+
+
+SS = [{"mu": 1.0, "sigma": 2.0, "lr": 0.1, "eps": 1e-8},
+      {"mu": -0.3, "sigma": 0.4, "lr": 0.01, "eps": 1e-8},
+      {"mu": 2.0, "sigma": 0.0, "lr": 0.5, "eps": 0.1},      # no noise: the constant gradient
+      {"mu": 0.0, "sigma": 3.0, "lr": 0.1, "eps": 1e-8}]     # pure noise: no drift
+SS_HIDDEN = [{"mu": 0.05, "sigma": 2.0, "lr": 0.3, "eps": 1e-8},
+             {"mu": -4.0, "sigma": 3.0, "lr": 1e-3, "eps": 1e-8},
+             {"mu": 1e-3, "sigma": 0.0, "lr": 0.2, "eps": 1e-3},
+             {"mu": 0.7, "sigma": 0.7, "lr": 0.05, "eps": 0.5}]
+
+steady_step = FunctionExercise(
+    assignment=A, function="adam_steady_step", reference=_steady_step,
+    describe_call=lambda kw: "the steady-state step",
+    plan={"values": FunctionPart(2, _ss_calls(SS), _ss_calls(SS_HIDDEN))},
+    mistakes=[
+        Mistake("the signal-to-noise ratio mu / sigma (v taken as the variance, without the "
+                "mean)", "v averages g^2, whose expectation is mu^2 + sigma^2, the second moment "
+                "about 0, not the variance.", _ss_variant("snr")),
+        Mistake("the constant-gradient reading: a step of lr in the direction of mu",
+                "That holds without noise only; with noise E[v_hat] = mu^2 + sigma^2 grows "
+                "and the step shrinks.", _ss_variant("sign")),
+        Mistake("v used without its square root", "The step divides by sqrt(v_hat) + eps.",
+                _ss_variant("no_sqrt")),
+        Mistake("|mu| + sigma in the denominator", "sqrt(E[g^2]) = sqrt(mu^2 + sigma^2), "
+                "not |mu| + sigma.", _ss_variant("std_added")),
+        Mistake("the sign of the step lost", "The step points along mu: negative mu, "
+                "negative step (the update subtracts it).", _ss_variant("abs")),
+    ])
+
+
 # -- AdamW ----------------------------------------------------------------------
 
 def _reference_adam(w, dw, state, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
@@ -593,4 +652,4 @@ nadam = StepExercise(
     ],
 )
 
-EXERCISES = [adagrad, rmsprop, adam, adamw, amsgrad, adadelta, nadam]
+EXERCISES = [adagrad, rmsprop, adam, steady_step, adamw, amsgrad, adadelta, nadam]
