@@ -14,13 +14,22 @@ x = abs(t / step_size - 2 * cycle + 1)
 return base_lr + (max_lr - base_lr) * max(0.0, 1 - x)
 '''
 PLATEAU = '''
-best = state.get("best", math.inf)
-if metric < best * (1 - threshold):
+if not state:
+    state.update(best=math.inf if mode == "min" else -math.inf, num_bad_epochs=0,
+                 cooldown_counter=0)
+sign = 1 if mode == "min" else -1
+best = state["best"]
+limit = best * (1 - sign * threshold) if threshold_mode == "rel" else best - sign * threshold
+if sign * metric < sign * limit:
     state["best"], state["num_bad_epochs"] = metric, 0
 else:
-    state["best"], state["num_bad_epochs"] = best, state.get("num_bad_epochs", 0) + 1
+    state["num_bad_epochs"] += 1
+if state["cooldown_counter"] > 0:
+    state["cooldown_counter"] -= 1
+    state["num_bad_epochs"] = 0
 if state["num_bad_epochs"] > patience:
-    lr, state["num_bad_epochs"] = lr * factor, 0
+    lr, state["num_bad_epochs"] = max(lr * factor, min_lr), 0
+    state["cooldown_counter"] = cooldown
 return lr
 '''
 CHECKPOINT = '''
@@ -61,20 +70,30 @@ CORRECT = {"warmup_cosine": WARMUP, "triangular": TRIANGULAR, "plateau_step": PL
 
 SUBMISSIONS = {
     "noor": Submission(
-        "starts the warm-up at zero, and sums the schedule as an integral",
+        "starts the warm-up at zero, sums the schedule as an integral, and treats a metric to "
+        "maximise as a loss",
         answers={**CORRECT, "warmup_cosine": WARMUP.replace("(t + 1) / warmup", "t / warmup"),
+                 # and judges every metric as a loss: mode="max" ignored
+                 "plateau_step": PLATEAU.replace('sign = 1 if mode == "min" else -1', "sign = 1")
+                                        .replace('math.inf if mode == "min" else -math.inf',
+                                                 "math.inf"),
                  "total_step": "return base_lr * warmup / 2 + (total - warmup) * (base_lr + min_lr) / 2"},
-        breaks=["test_warmup_cosine_values", "test_total_step_sums"],
-        mentions=["a warm-up that starts from 0", "the integral of the schedule instead of its sum"]),
+        breaks=["test_warmup_cosine_values", "test_total_step_sums", "test_plateau_step_reduces",
+                "test_plateau_step_state"],
+        mentions=["a warm-up that starts from 0", "the integral of the schedule instead of its sum",
+                  "mode ignored"]),
     "tomas": Submission(
         "draws a sawtooth: the rate climbs and then jumps back to base_lr; takes the cosine "
-        "terms to sum to 0; returns 2/L as the peak rate without measuring",
+        "terms to sum to 0; returns 2/L as the peak rate without measuring; cuts the rate "
+        "below min_lr",
         answers={**CORRECT,
                  "triangular": "return base_lr + (max_lr - base_lr) * (t % step_size) / step_size",
                  "total_step": TOTAL_STEP.replace("(n + 1) / 2", "n / 2"),
-                 "peak_lr": "return 2.0  # the stability limit 2/L"},
-        breaks=["test_triangular_values", "test_total_step_sums", "test_peak_lr_reaches_target"],
-        mentions=["a sawtooth", "the cosine terms summed to 0",
+                 "peak_lr": "return 2.0  # the stability limit 2/L",
+                 "plateau_step": PLATEAU.replace("max(lr * factor, min_lr)", "lr * factor")},
+        breaks=["test_triangular_values", "test_total_step_sums", "test_peak_lr_reaches_target",
+                "test_plateau_step_reduces"],
+        mentions=["a sawtooth", "the cosine terms summed to 0", "min_lr ignored",
                   "the constant-rate stability limit 2/L taken as the peak"]),
     "lena": Submission(
         "cuts the learning rate as soon as the count reaches patience; checkpoints step + 1; "

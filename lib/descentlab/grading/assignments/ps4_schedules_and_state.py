@@ -282,52 +282,75 @@ triangular = FunctionExercise(
 
 # -- reduce on plateau ----------------------------------------------------------------------
 
-def _plateau_reference(lr, metric, state, factor=0.1, patience=10, threshold=1e-4):
+PLATEAU_STATE = ("best", "num_bad_epochs", "cooldown_counter")
+
+
+def _plateau_reference(lr, metric, state, mode="min", factor=0.1, patience=10, threshold=1e-4,
+                       threshold_mode="rel", cooldown=0, min_lr=0.0):
     opt = SGD([np.zeros(1)], lr=lr)
     # eps=0: the exercise leaves out torch's rule that skips cuts smaller than eps
-    sched = ReduceLROnPlateau(opt, mode="min", factor=factor, patience=patience,
-                              threshold=threshold, threshold_mode="rel", eps=0.0)
+    sched = ReduceLROnPlateau(opt, mode=mode, factor=factor, patience=patience,
+                              threshold=threshold, threshold_mode=threshold_mode,
+                              cooldown=cooldown, min_lr=min_lr, eps=0.0)
     if state:
         sched.best, sched.num_bad_epochs = state["best"], state["num_bad_epochs"]
+        sched.cooldown_counter = state["cooldown_counter"]
     sched.step(metric)
     state["best"], state["num_bad_epochs"] = float(sched.best), int(sched.num_bad_epochs)
+    state["cooldown_counter"] = int(sched.cooldown_counter)
     return float(opt.lr)
 
 
 def _plateau_variant(kind):
-    def step(lr, metric, state, factor=0.1, patience=10, threshold=1e-4):
-        best = state.get("best", math.inf)
-        bad = state.get("num_bad_epochs", 0)
+    def step(lr, metric, state, mode="min", factor=0.1, patience=10, threshold=1e-4,
+             threshold_mode="rel", cooldown=0, min_lr=0.0):
+        if kind == "min_only":
+            mode = "min"
+        if kind == "rel_only":
+            threshold_mode = "rel"
         if kind == "abs":
-            better = metric < best - threshold
-        elif kind == "last":
-            better = metric < state.get("last", math.inf) * (1 - threshold)
-            state["last"] = metric
+            threshold_mode = "abs"
+        worse = math.inf if (mode == "min" or kind == "best_inf") else -math.inf
+        best = state.get("best", worse)
+        bad = state.get("num_bad_epochs", 0)
+        cool = state.get("cooldown_counter", 0)
+        ref = state.get("last", worse) if kind == "last" else best
+        sign = 1 if mode == "min" else -1
+        if threshold_mode == "rel":
+            better = sign * metric < sign * ref * (1 - sign * threshold)
         else:
-            better = metric < best * (1 - threshold)
+            better = sign * metric < sign * ref - threshold
+        if kind == "last":
+            state["last"] = metric
         if better:
             best, bad = metric, 0
         else:
             bad += 1
+        if cool > 0 and kind != "no_cooldown":
+            cool -= 1
+            bad = 0
         limit = patience - 1 if kind == "early" else patience
         if bad > limit:
-            lr = lr * factor
+            lr = lr * factor if kind == "no_min_lr" else max(lr * factor, min_lr)
+            cool = cooldown
             if kind != "no_reset":
                 bad = 0
         state["best"], state["num_bad_epochs"] = (metric if kind == "last" else best), bad
+        state["cooldown_counter"] = cool
         return lr
     return step
 
 
-def _metrics(seed, n=40):
-    """A loss that improves, stalls on plateaus, and wobbles by about the threshold."""
+def _metrics(seed, n=40, mode="min"):
+    """A loss that improves, stalls on plateaus, and wobbles by about the threshold (in
+    "max" mode an accuracy-like 1 - loss that rises)."""
     rng = np.random.default_rng(seed)
     values, level = [], 1.0
     for t in range(n):
         if rng.random() < 0.3:
             level *= rng.uniform(0.7, 0.95)              # a real improvement
         values.append(float(level * (1 + rng.choice([-2e-4, -5e-5, 0.0, 5e-5, 3e-4]))))
-    return values
+    return values if mode == "min" else [1.0 - v for v in values]
 
 
 @dataclass
@@ -339,37 +362,56 @@ class PlateauExercise(Exercise):
 
     def cases(self, part, hidden):
         _, visible, secret, observe = self.plan[part]
-        return [Case(f"{'hidden ' if hidden else ''}" + ", ".join(f"{k}={v}" for k, v in h.items())
-                     + f", {len(_metrics(seed))} metric values (seed {seed})",
-                     {"hyper": h, "metrics": _metrics(seed), "observe": observe})
-                for seed, h in (secret if hidden else visible)]
+        cases = []
+        for seed, h in (secret if hidden else visible):
+            metrics = _metrics(seed, mode=h.get("mode", "min"))
+            cases.append(Case(f"{'hidden ' if hidden else ''}"
+                              + ", ".join(f"{k}={v}" for k, v in h.items())
+                              + f", {len(metrics)} metric values (seed {seed})",
+                              {"hyper": h, "metrics": metrics, "observe": observe}))
+        return cases
 
     def play(self, fn, case):
         lr, state, observed = 0.1, {}, []
         names = (["returned lr"] if "lr" in case.data["observe"] else []) + \
-            ([f"state[{k!r}]" for k in ("best", "num_bad_epochs")]
-             if "state" in case.data["observe"] else [])
+            ([f"state[{k!r}]" for k in PLATEAU_STATE] if "state" in case.data["observe"] else [])
         for metric in case.data["metrics"]:
             lr = self.call(fn, lr, metric, state, **case.data["hyper"])
             if isinstance(lr, Raised):
                 return observed + [{name: lr for name in names}]
             seen = {"returned lr": snapshot(lr)} if "lr" in case.data["observe"] else {}
             if "state" in case.data["observe"]:
-                seen.update(observe_state(state, ("best", "num_bad_epochs")))
+                seen.update(observe_state(state, PLATEAU_STATE))
             observed.append(seen)
         return observed
 
 
 plateau = PlateauExercise(
     assignment=A, function="plateau_step", reference=_plateau_reference,
-    # branches: patience 0 (cut on the first bad epoch), threshold 0 (any decrease improves)
+    # every documented mode and branch: min and max, rel and abs thresholds, patience 0,
+    # threshold 0 (any decrease improves), a cooldown, and a floor min_lr that is reached
     plan={"reduces": (1, [(1, {"factor": 0.5, "patience": 2, "threshold": 1e-4}),
                           (2, {"factor": 0.1, "patience": 0, "threshold": 1e-3}),
-                          (7, {"factor": 0.5, "patience": 1, "threshold": 0.0})],
+                          (7, {"factor": 0.5, "patience": 1, "threshold": 0.0}),
+                          (8, {"mode": "max", "factor": 0.5, "patience": 1, "threshold": 1e-3}),
+                          (9, {"factor": 0.5, "patience": 1, "threshold": 1e-3,
+                               "threshold_mode": "abs"}),
+                          (10, {"factor": 0.5, "patience": 0, "threshold": 1e-4,
+                                "cooldown": 3}),
+                          (11, {"factor": 0.2, "patience": 0, "threshold": 1e-3,
+                                "min_lr": 0.01})],
                       [(3, {"factor": 0.3, "patience": 3, "threshold": 1e-4}),
-                       (4, {"factor": 0.5, "patience": 1, "threshold": 1e-2})], ("lr",)),
-          "state": (1, [(5, {"factor": 0.5, "patience": 2, "threshold": 1e-4})],
-                    [(6, {"factor": 0.2, "patience": 4, "threshold": 1e-3})], ("state",))},
+                       (4, {"factor": 0.5, "patience": 1, "threshold": 1e-2}),
+                       (12, {"mode": "max", "factor": 0.3, "patience": 0, "threshold": 1e-3,
+                             "threshold_mode": "abs", "cooldown": 1, "min_lr": 0.005}),
+                       (13, {"mode": "max", "factor": 0.5, "patience": 2, "threshold": 1e-4,
+                             "cooldown": 2})], ("lr",)),
+          "state": (1, [(5, {"factor": 0.5, "patience": 2, "threshold": 1e-4}),
+                        (14, {"mode": "max", "factor": 0.5, "patience": 0, "threshold": 1e-4,
+                              "cooldown": 2})],
+                    [(6, {"factor": 0.2, "patience": 4, "threshold": 1e-3}),
+                     (15, {"mode": "max", "factor": 0.5, "patience": 1, "threshold": 1e-3,
+                           "threshold_mode": "abs", "cooldown": 1})], ("state",))},
     mistakes=[
         Mistake("the rate cut one epoch early (num_bad_epochs >= patience)",
                 "patience epochs without improvement are tolerated: cut only when the count "
@@ -379,9 +421,24 @@ plateau = PlateauExercise(
         Mistake("an absolute threshold instead of a relative one",
                 "In 'rel' mode a value improves when metric < best * (1 - threshold).",
                 _plateau_variant("abs")),
+        Mistake("threshold_mode ignored (a relative threshold in 'abs' mode too)",
+                "In 'abs' mode a value improves when metric < best - threshold (or > best + "
+                "threshold in 'max' mode).", _plateau_variant("rel_only")),
         Mistake("each value compared with the previous one instead of the best so far",
                 "Keep the best value seen so far in state['best'] and compare with it.",
                 _plateau_variant("last")),
+        Mistake("mode ignored ('max' treated as 'min')",
+                "In 'max' mode larger is better: the best starts at -inf, and a value improves "
+                "when metric > best * (1 + threshold) ('rel') or > best + threshold ('abs').",
+                _plateau_variant("min_only")),
+        Mistake("the best started at +inf in 'max' mode",
+                "A 'max' run starts from best = -inf, so that the first value improves on it.",
+                _plateau_variant("best_inf")),
+        Mistake("bad epochs counted during the cooldown",
+                "For `cooldown` epochs after a cut, count down state['cooldown_counter'] and "
+                "keep num_bad_epochs at 0.", _plateau_variant("no_cooldown")),
+        Mistake("min_lr ignored", "The cut rate is max(lr * factor, min_lr).",
+                _plateau_variant("no_min_lr")),
     ])
 
 
