@@ -178,3 +178,25 @@ def test_the_derived_steady_step_is_what_adam_takes(mu, sigma):
         if t >= 200:
             moves.append(np.mean(before - w))
     assert np.mean(moves) == pytest.approx(_steady_step(mu, sigma, 0.01), abs=1e-4)
+
+
+# -- PS3 find the bug: the handed code is what the catalogue names ---------------------------
+
+@pytest.mark.parametrize("handed, function, part, named", [
+    ("adam_handed", "adam_step", "first_step", "eps inside the square root"),
+    ("adam_handed", "adam_step", "state", "a correction that compounds"),
+    ("amsgrad_handed", "amsgrad_step", "fixed", "the handed version unchanged"),
+    ("adadelta_handed", "adadelta_step", "fixed", "the handed version unchanged"),
+    ("nadam_handed", "nadam_step", "fixed", "the handed version unchanged"),
+])
+def test_the_handed_code_handed_in_unchanged_is_named(handed, function, part, named):
+    """The notebooks' handed implementations (read from the released notebook) fail and are
+    named by the grader's catalogue, so the text and the grader stay in step."""
+    path = next((ROOT / "assignments" / "ps3_adaptive").glob("*.ipynb"))
+    cell = next(c for c in nbformat.read(str(path), as_version=4).cells
+                if meta(c).get("grade_id") == handed)
+    namespace = {"np": np}
+    exec(cell.source, namespace)
+    fn = namespace[f"{function}_handed"]
+    found = evaluate(find(f"ps3_adaptive.{function}"), fn, part)
+    assert found is not None and found.mistake is not None and named in found.mistake, found
