@@ -156,6 +156,7 @@ class Needle:
 # A student's resume_is_exact(checkpoint, resume, grads) is graded on these pairs: it must
 # accept the right ones (in any layout) and refuse each broken one. They are plain
 # module-level functions so that the grader can hand them to the student's process by name.
+# They stay out of __all__: grading material, not API (their broken ones are meant to be).
 
 def _copied(state):
     return {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in state.items()}
