@@ -150,3 +150,55 @@ class Needle:
                 if scale == "log" and v > 0 else (v - low) / (high - low)
             score += math.exp(-((u - self.peak) ** 2) / 0.02) if i == 0 else 0.01 * u
         return score
+
+
+# -- checkpoint/resume pairs, for PS4's check part --------------------------------------
+# A student's resume_is_exact(checkpoint, resume, grads) is graded on these pairs: it must
+# accept the right ones (in any layout) and refuse each broken one. They are plain
+# module-level functions so that the grader can hand them to the student's process by name.
+# They stay out of __all__: grading material, not API (their broken ones are meant to be).
+
+def _copied(state):
+    return {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in state.items()}
+
+
+def checkpoint_dict(w, state, step):
+    """Right: a dict of copies."""
+    return {"w": w.copy(), "state": _copied(state), "step": step}
+
+
+def resume_dict(saved):
+    """Right: copies out of the dict, so two resumes are two independent runs."""
+    return saved["w"].copy(), _copied(saved["state"]), saved["step"]
+
+
+def checkpoint_tuple(w, state, step):
+    """Right, in another layout: (step, w, buffer-and-count)."""
+    return (step, w.copy(), [(k, np.copy(v)) for k, v in sorted(state.items())])
+
+
+def resume_tuple(saved):
+    step, w, items = saved
+    return w.copy(), {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in items}, step
+
+
+def checkpoint_next_step(w, state, step):
+    """Broken: saves the step it is about to take, not the one it took."""
+    return {"w": w.copy(), "state": _copied(state), "step": step + 1}
+
+
+def resume_shared(saved):
+    """Broken: hands out the checkpoint's own arrays; the first resumed run, updating
+    them in place, moves the start of the second."""
+    return saved["w"], saved["state"], saved["step"]
+
+
+def resume_float32(saved):
+    """Broken: the parameters come back rounded to float32 (a file half the size),
+    off by about 1e-8: close, not bit-identical."""
+    return saved["w"].astype(np.float32).astype(np.float64), _copied(saved["state"]), saved["step"]
+
+
+def checkpoint_no_buffer(w, state, step):
+    """Broken: saves w and the step, but not the optimizer state."""
+    return {"w": w.copy(), "state": {}, "step": step}
