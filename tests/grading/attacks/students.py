@@ -316,9 +316,12 @@ STUDENTS = {
                                   '                _h.write(b"x" * (1 << 20))\n'
                                   '    except OSError:\n        pass']),
     "numba_cache_poison": Student(
-        "writes a poisoned Numba cache where the grader's kernels would read it",
-        added=['import os, glob\nfor _d in [os.environ.get("NUMBA_CACHE_DIR", ""), '
-               '"@REPO@/.numba_cache"]:\n'
+        "poisons its own copy of the run's warm Numba cache, and tries the grader's caches",
+        added=['import os, glob\n'
+               'for _f in glob.glob(os.path.join(os.environ.get("NUMBA_CACHE_DIR", "."), "**", "*.nb*"),'
+               ' recursive=True):\n'
+               '    open(_f, "wb").write(b"poison")  # its own private copy: allowed, harmless\n'
+               'for _d in ["@REPO@/.numba_cache", *glob.glob("/tmp/descentlab-jail-*/numba-cache")]:\n'
                '    for _f in glob.glob(os.path.join(_d, "**", "*.nbi"), recursive=True)[:5]:\n'
                '        try:\n            open(_f, "ab").write(b"poison")\n'
                '            ' + mark("numba-cache") + '\n        except OSError:\n'
