@@ -8,6 +8,8 @@ kernel, so the checks see the outputs IPython and nbgrader produce.
 
 import re
 
+import numpy as np
+
 import nbformat
 import pytest
 from hypothesis import given
@@ -159,3 +161,19 @@ def test_wrap_refuses_what_is_not_text_by_name(message, width, error, fragment):
     # found by tests/fuzz: a list raised AttributeError from .splitlines()
     with pytest.raises(error, match=fragment):
         wrap(message, width)
+
+
+@given(st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=8),
+       st.sampled_from([np.inf, -np.inf, np.nan]), st.floats(1e-3, 1e6))
+def test_an_infinite_expected_entry_does_not_widen_the_tolerance_of_the_others(values, special,
+                                                                             shift):
+    """An inf among the expected values once scaled the absolute tolerance to inf, so any
+    answer passed wherever the reference overflowed."""
+    from descentlab.grading.report import compare
+
+    expected = np.array([special, *values])
+    actual = expected.copy()
+    actual[1] += shift * max(1.0, abs(actual[1]))  # off by far more than any tolerance
+    found = compare("x", expected, actual)
+    assert found is not None and found.problem == "value"
+    assert compare("x", expected, expected.copy()) is None
