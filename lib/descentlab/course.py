@@ -77,6 +77,10 @@ FLAG_MEANINGS = {
     "reference-call": "the answer calls descentlab's or torch's implementation: no credit",
     "note": "the re-check left a note in the feedback",
     "autograde-failed": "nbgrader could not run the notebook",
+    "duplicate-cell": "this grade_id appears twice (a copied cell): nbgrader cannot grade the "
+                      "notebook; its feedback tells the student how to fix it",
+    "symlink-skipped": "a symbolic link (or special file) in the submission was not followed "
+                       "nor graded",
     "verification-failed": "the out-of-process re-check could not run",
     "feedback-failed": "no feedback could be written",
     "grading-crashed": "the grader itself failed on this submission",
