@@ -146,12 +146,13 @@ def test_broken_submissions_are_flagged_and_the_class_is_still_graded(tmp_path):
         "# ### BEGIN HIDDEN TESTS\nprint('mine')\n# ### END HIDDEN TESTS"))
     nbformat.write(nb, str(student("quoter")))
 
-    # links out of a submission: the notebook is another student's (correct) one
+    # links out of a submission: the notebook is another student's (correct) one, and the
+    # quoter's folder of notes is somewhere else on the disk
     linked = submitted / "linker" / assignment
     linked.mkdir(parents=True)
     (linked / released.name).symlink_to(submitted / "solution" / assignment / released.name)
     (tmp_path / "elsewhere").mkdir()
-    (linked / "data").symlink_to(tmp_path / "elsewhere")
+    (submitted / "quoter" / assignment / "notes").symlink_to(tmp_path / "elsewhere")
 
     # after the first student is graded, something rewrites the solution student's notebook
     # (a kernel that escaped, a careless hand): the grade comes from the copy made before
@@ -175,8 +176,9 @@ def test_broken_submissions_are_flagged_and_the_class_is_still_graded(tmp_path):
     assert (submitted / "corrupt" / assignment / released.name).read_text() == "{ this is not json"
 
     # the links were not followed: no points from the other student's notebook
-    assert {"symlink-skipped:data", f"symlink-skipped:{released.name}",
-            "autograde-failed"} <= set(rows["linker"].flags), rows["linker"].flags
+    assert {f"symlink-skipped:{released.name}", "autograde-failed"} <= set(rows["linker"].flags)
+    assert "symlink-skipped:notes" in rows["quoter"].flags, rows["quoter"].flags
+    assert not (tmp_path / "autograded" / "quoter" / assignment / "notes").exists()
 
     # the copied cell fails closed to manual grading, and the student is told what to do
     assert {"duplicate-cell:test_adagrad_step_state", "autograde-failed"} <= \
@@ -190,6 +192,7 @@ def test_broken_submissions_are_flagged_and_the_class_is_still_graded(tmp_path):
     assert rows["quoter"].score == total - 2 and "feedback-failed" not in rows["quoter"].flags
     told = feedback_of(tmp_path, "quoter", assignment)
     assert "Notes to self" in told and "my note: the grader hides" in told
+    assert "<code>notes</code> in your submission is a symbolic link" in told
     assert "hidden=True" not in told  # the hidden tests themselves stay hidden
 
     # the private copy of the class is gone
