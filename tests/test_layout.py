@@ -31,6 +31,7 @@ def test_ci_runs_the_readme_test_command():
                                   "lib/descentlab/__pycache__/a.nbc", "course/gradebook.db",
                                   "course/submitted/alice/ps1/ps1.ipynb",
                                   "course/autograded/alice/ps1/ps1.ipynb",
+                                  "course/demo/.grading/run-1-x/submitted/alice/ps1/ps1.ipynb",
                                   "course/feedback/alice/ps1/ps1.html", "course/release/ps1/a.ipynb",
                                   ".ipynb_checkpoints/a.ipynb", ".hypothesis/examples/x",
                                   "work/lectures/01_gradient_descent.ipynb", "out/grades.csv",

@@ -107,6 +107,12 @@ FLAG_MEANINGS = {
     "reference-call": "the answer calls descentlab's or torch's implementation: no credit",
     "note": "the re-check left a note in the feedback",
     "autograde-failed": "nbgrader could not run the notebook",
+    "duplicate-cell": "the cell with this grade_id appears twice, most likely copied and "
+                      "pasted: nbgrader cannot grade the notebook (grade it by hand, or the "
+                      "student deletes the copy or restores the cell from the released "
+                      "notebook and resubmits, as the feedback says)",
+    "symlink-skipped": "a symbolic link (or special file) in the submission was not followed "
+                       "nor graded",
     "verification-failed": "the out-of-process re-check could not run",
     "feedback-failed": "no feedback could be written",
     "grading-crashed": "the grader itself failed on this submission",

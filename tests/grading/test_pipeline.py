@@ -3,6 +3,7 @@ verification, feedback and gradebook, checked against what each demo
 submission is declared to get wrong."""
 
 import csv
+import html
 import io
 import os
 import shutil
@@ -106,8 +107,13 @@ def test_one_worker_gives_the_grades_two_workers_gave(graded, tmp_path):
 
 
 def test_broken_submissions_are_flagged_and_the_class_is_still_graded(tmp_path):
+    """One run grades the broken, the awkward and the hostile next to a correct
+    submission: each gets what it earns, and each is told why."""
+    import copy
+
     assignment = "ps3_adaptive"
     released = next((ROOT / "assignments" / assignment).glob("*.ipynb"))
+    solved = demo.DEMO / "submitted" / "solution" / assignment / released.name
     submitted = tmp_path / "submitted"
     shutil.copytree(demo.DEMO / "submitted" / "solution", submitted / "solution")
 
@@ -116,25 +122,87 @@ def test_broken_submissions_are_flagged_and_the_class_is_still_graded(tmp_path):
         folder.mkdir(parents=True)
         return folder / released.name
 
-    student("corrupt").write_text("{ this is not json")
-    (submitted / "empty" / assignment).mkdir(parents=True)
-    for name, code in (("killer", "import os\nos._exit(1)"), ("sleeper", "while True:\n    pass")):
-        nb = nbformat.read(str(demo.DEMO / "submitted" / "solution" / assignment / released.name), 4)
-        nb.cells.insert(2, nbformat.v4.new_code_cell(code))
+    def with_cell(name, code, at=2):
+        nb = nbformat.read(str(solved), 4)
+        nb.cells.insert(at, nbformat.v4.new_code_cell(code))
         nbformat.write(nb, str(student(name)))
 
-    rows = {r.student: r for r in grade(assignment, tmp_path, cell_timeout=5)}
-    assert set(rows) == {"corrupt", "empty", "killer", "sleeper", "solution"}
+    student("corrupt").write_text("{ this is not json")
+    (submitted / "empty" / assignment).mkdir(parents=True)
+    with_cell("killer", "import os\nos._exit(1)")
+    with_cell("sleeper", "while True:\n    pass")
+
+    # a test cell copied and pasted in Jupyter: the same grade_id twice (nbgrader 0.9.6 crashes)
+    nb = nbformat.read(str(solved), 4)
+    index = next(i for i, c in enumerate(nb.cells)
+                 if c.metadata.get("nbgrader", {}).get("grade_id") == "test_adagrad_step_state")
+    twin = copy.deepcopy(nb.cells[index])
+    twin["id"] = "pasted-copy"
+    nb.cells.insert(index + 1, twin)
+    nbformat.write(nb, str(student("copier")))
+
+    # an honest student whose own cells quote nbgrader's hidden-test marker
+    nb = nbformat.read(str(solved), 4)
+    answer = next(c for c in nb.cells
+                  if c.metadata.get("nbgrader", {}).get("grade_id") == "adagrad_step")
+    answer.source += "\n# my note: the grader hides ### BEGIN HIDDEN TESTS blocks"
+    nb.cells.insert(2, nbformat.v4.new_markdown_cell(
+        "Notes to self: BEGIN HIDDEN TESTS marks what the feedback hides"))
+    nb.cells.insert(3, nbformat.v4.new_code_cell(
+        "# ### BEGIN HIDDEN TESTS\nprint('mine')\n# ### END HIDDEN TESTS"))
+    nbformat.write(nb, str(student("quoter")))
+
+    # links out of a submission: the notebook is another student's (correct) one, and the
+    # quoter's folder of notes is somewhere else on the disk
+    linked = submitted / "linker" / assignment
+    linked.mkdir(parents=True)
+    (linked / released.name).symlink_to(submitted / "solution" / assignment / released.name)
+    (tmp_path / "elsewhere").mkdir()
+    (submitted / "quoter" / assignment / "notes").symlink_to(tmp_path / "elsewhere")
+
+    # after the first student is graded, something rewrites the solution student's notebook
+    # (a kernel that escaped, a careless hand): the grade comes from the copy made before
+    target = submitted / "solution" / assignment / released.name
+    def tamper(row):
+        if row.student == "copier":
+            target.write_text("{ overwritten during the run")
+
+    rows = {r.student: r for r in grade(assignment, tmp_path, cell_timeout=5, progress=tamper)}
+    assert set(rows) == {"copier", "corrupt", "empty", "killer", "linker", "quoter", "sleeper",
+                         "solution"}
+    assert target.read_text() == "{ overwritten during the run"  # the tampering did happen
     total = rows["solution"].max_score
     assert rows["solution"].score == total - 2  # all but the hand-graded answer
-    for name in ("corrupt", "empty", "killer"):
+    for name in ("corrupt", "empty", "killer", "linker", "copier"):
         assert rows[name].score == 0 and rows[name].max_score == total, (name, rows[name])
     assert "autograde-failed" in rows["corrupt"].flags
     # the sleeper's loop is interrupted; the rest of its (correct) notebook still counts
     assert rows["sleeper"].score == total - 2, rows["sleeper"]
     # nothing was lost: the submissions are untouched and the gradebook has every student
-    assert student.__name__ and (submitted / "corrupt" / assignment / released.name).read_text() \
-        == "{ this is not json"
+    assert (submitted / "corrupt" / assignment / released.name).read_text() == "{ this is not json"
+
+    # the links were not followed: no points from the other student's notebook
+    assert {f"symlink-skipped:{released.name}", "autograde-failed"} <= set(rows["linker"].flags)
+    assert "symlink-skipped:notes" in rows["quoter"].flags, rows["quoter"].flags
+    assert not (tmp_path / "autograded" / "quoter" / assignment / "notes").exists()
+
+    # the copied cell fails closed to manual grading, and the student is told what to do
+    assert {"duplicate-cell:test_adagrad_step_state", "autograde-failed"} <= \
+        set(rows["copier"].flags), rows["copier"].flags
+    told = html.unescape(feedback_of(tmp_path, "copier", assignment))
+    for phrase in ("'test_adagrad_step_state' appears twice", "grade_id", "copied and pasted",
+                   "delete the copy", "restore the original cell from the released notebook"):
+        assert phrase in told, phrase
+
+    # quoting the hidden-test marker costs neither points nor feedback
+    assert rows["quoter"].score == total - 2 and "feedback-failed" not in rows["quoter"].flags
+    told = feedback_of(tmp_path, "quoter", assignment)
+    assert "Notes to self" in told and "my note: the grader hides" in told
+    assert "<code>notes</code> in your submission is a symbolic link" in told
+    assert "hidden=True" not in told  # the hidden tests themselves stay hidden
+
+    # the private copy of the class is gone
+    assert list((tmp_path / ".grading").iterdir()) == []
 
 
 def test_cli_prints_csv_and_exits_zero(graded, tmp_path):
@@ -190,6 +258,8 @@ def test_a_grader_killed_mid_class_loses_nothing_and_a_rerun_finishes(tmp_path):
                 for s in ("noor", "solution", "tomas")}
     assert {s: r.score for s, r in rows.items()} == expected
     assert digest() == before
+    # the killed run's private copy of the class was removed by the rerun, which removed its own
+    assert list((tmp_path / ".grading").iterdir()) == []
     with Gradebook(config(tmp_path).CourseDirectory.db_url, "descentlab") as gb:
         assert sorted(s.student.id for s in gb.find_assignment(assignment).submissions) == \
             sorted(expected)

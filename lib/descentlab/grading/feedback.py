@@ -5,10 +5,59 @@ source, but the traceback in the cell's output quotes the very line that
 failed, hidden or not (and the grader's file paths).  The test cells' errors
 are already written for students (see :mod:`descentlab.grading.report`), so
 the feedback keeps just that message.
+
+nbgrader's ClearHiddenTests also looks for its marker, ``BEGIN HIDDEN TESTS``,
+in every cell, and fails the whole feedback when a cell that is not a grade
+cell holds it, or holds it without ``END HIDDEN TESTS`` (a student's comment
+or note quoting it).  :class:`ClearRestoredHiddenTests` never fails: it
+removes hidden regions from the cells autograde put back from the
+instructor's source, and leaves the student's own cells as written.
+
+Which cells those are is read from ``locked``, not from ``grade`` and
+``solution``: a student can edit any flag in a cell's metadata, but
+autograde resets ``locked`` from the gradebook (OverwriteCells) and puts
+back the source of every locked cell, test cells included.
 """
 
 from nbconvert.preprocessors import Preprocessor
+from nbgrader.preprocessors import ClearHiddenTests
 from traitlets import Bool
+
+
+def _restored(cell) -> bool:
+    """A cell autograde put back from the instructor's source: locked, with a grade_id
+    (test cells and read-only cells; ``locked`` comes from the gradebook, not the student)."""
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return isinstance(meta, dict) and meta.get("grade_id") is not None and bool(meta.get("locked"))
+
+
+class ClearRestoredHiddenTests(ClearHiddenTests):
+    """nbgrader's ClearHiddenTests, without failing on a student's quotation of its marker.
+
+    Hidden tests can only be in a cell autograde restored from the source
+    (nbgrader's release refuses a hidden region outside a test cell, and the
+    student's copy never had one).  In each restored cell every hidden region
+    is removed, an unclosed one to the end of the cell; every other cell is the
+    student's own and is left as written.  Nothing raises, so the feedback is
+    always written.
+    """
+
+    def _remove_hidden_test_region(self, cell) -> bool:
+        kept, inside, removed = [], False, False
+        for line in cell.source.split("\n"):
+            if self.begin_test_delimeter in line:
+                inside = removed = True  # a nested marker: still inside
+            elif self.end_test_delimeter in line and inside:
+                inside = False
+            elif not inside:
+                kept.append(line)
+        cell.source = "\n".join(kept)
+        return removed
+
+    def preprocess_cell(self, cell, resources, index):
+        if _restored(cell):
+            self._remove_hidden_test_region(cell)
+        return cell, resources
 
 
 class ConciseTestErrors(Preprocessor):
@@ -18,8 +67,7 @@ class ConciseTestErrors(Preprocessor):
     enabled = Bool(True).tag(config=True)  # nbconvert preprocessors start disabled
 
     def preprocess_cell(self, cell, resources, index):
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
+        if cell.cell_type == "code" and _restored(cell):
             for output in cell.get("outputs", []):
                 if output.get("output_type") == "error":
                     # a failed check's message is written for students and goes

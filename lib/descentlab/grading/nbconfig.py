@@ -24,9 +24,9 @@ def configure(c: Config, root: Path | str, *, source: Path | str | None = None,
               release: Path | str | None = None, db: Path | str | None = None,
               cell_timeout: int = CELL_TIMEOUT, sandboxed: bool = False) -> Config:
     from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
-    from nbgrader.preprocessors import ClearHiddenTests, GetGrades
+    from nbgrader.preprocessors import GetGrades
 
-    from .feedback import ConciseTestErrors
+    from .feedback import ClearRestoredHiddenTests, ConciseTestErrors
 
     root = Path(root).resolve()
     c.CourseDirectory.course_id = "descentlab"
@@ -54,8 +54,9 @@ def configure(c: Config, root: Path | str, *, source: Path | str | None = None,
     c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
     # a deleted test cell comes back, so deleting tests earns nothing
     c.OverwriteCells.add_missing_cells = True
-    # feedback shows each test's outcome and message, never the hidden tests' code
-    c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, ConciseTestErrors,
+    # feedback shows each test's outcome and message, never the hidden tests' code (and a
+    # student's cell quoting the hidden-test marker does not stop the feedback)
+    c.GenerateFeedback.preprocessors = [GetGrades, ClearRestoredHiddenTests, ConciseTestErrors,
                                         CSSHTMLHeaderPreprocessor]
     return c
 

@@ -3,6 +3,9 @@
 ``release`` turns ``solutions/`` into ``assignments/``.  ``grade`` takes every
 submission of one assignment under ``<course>/submitted`` through:
 
+0. every submission is copied into a grader-private folder before any student
+   code runs (:func:`private_copies`), and graded from there, so nothing done
+   to ``submitted/`` during the run (by a kernel or anyone) changes a grade;
 1. ``nbgrader autograde`` (students' tests cells restored, notebook executed,
    scores into the gradebook);
 2. out-of-process verification (:mod:`descentlab.grading.verify`), whose
@@ -12,16 +15,20 @@ submission of one assignment under ``<course>/submitted`` through:
 
 A broken submission (unreadable notebook, crash, timeout) is graded as far as
 it goes, flagged, and the pipeline goes on.  Everything lives in the course
-folder and the SQLite gradebook, so an interrupted run is simply run again.
+folder and the SQLite gradebook, so an interrupted run is simply run again
+(the private copies are made afresh each run; a killed run's are removed).
 """
 
 from __future__ import annotations
 
 import contextlib
+import html
 import io
 import logging
 import os
+import re
 import shutil
+import stat
 import sys
 import tempfile
 import time
@@ -62,12 +69,16 @@ def _quiet():
         os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
 
 
-def _api(root: Path, **kwargs):
+def _api(root: Path, submitted: str | None = None, **kwargs):
     _quiet()
     from nbgrader.apps import NbGraderAPI
 
+    cfg = config(root, **kwargs)
+    if submitted:
+        # relative to the course root: nbgrader builds its path regexps from it
+        cfg.CourseDirectory.submitted_directory = submitted
     with contextlib.redirect_stdout(io.StringIO()):
-        return NbGraderAPI(config=config(root, **kwargs))
+        return NbGraderAPI(config=cfg)
 
 
 def _run(result: dict, what: str) -> None:
@@ -100,6 +111,125 @@ def students_of(course: Path, assignment: str) -> list[str]:
     if not submitted.is_dir():
         return []
     return sorted(p.name for p in submitted.iterdir() if (p / assignment).is_dir())
+
+
+# -- private copies of the submissions ------------------------------------------------------
+
+#: the grader's own folder in the course root; each run copies the class into run-<pid>-*/
+PRIVATE = ".grading"
+#: flags naming a student's file (a name the student chose) keep only these characters
+_SAFE = re.compile(r"[^A-Za-z0-9._/-]")
+
+
+def _safe(name: str, limit: int = 60) -> str:
+    """A student-chosen name, fit for a flag (the CSV's ``;``-separated field)."""
+    name = _SAFE.sub("?", name)
+    return name if len(name) <= limit else name[:limit - 3] + "..."
+
+
+def _copy_file(source: str, target: Path) -> bool:
+    """Copy a regular file without following a link; False when it is not one (any more)."""
+    try:
+        # O_NOFOLLOW: a file swapped for a link is refused; O_NONBLOCK: a fifo does not hang
+        fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return False
+    with os.fdopen(fd, "rb") as src:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return False
+        with open(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as dst:
+            shutil.copyfileobj(src, dst)
+    return True
+
+
+def _copy_submission(source: Path, target: Path, skipped: list[str], rel: str = "") -> None:
+    """Copy a submission folder: regular files and folders only, never through a link.
+
+    A symbolic link (or a fifo, socket, device) is not copied; its path goes into
+    ``skipped``.  Nothing a link points at, inside the submission or out of it, is read.
+    """
+    target.mkdir(mode=0o700)
+    try:
+        entries = sorted(os.scandir(source), key=lambda e: e.name)
+    except OSError:  # unreadable: graded as empty, and said so
+        skipped.append(rel or ".")
+        return
+    for entry in entries:
+        path = rel + entry.name
+        if entry.is_symlink():
+            skipped.append(path)
+        elif entry.is_dir(follow_symlinks=False):
+            _copy_submission(Path(entry.path), target / entry.name, skipped, path + "/")
+        elif not (entry.is_file(follow_symlinks=False)
+                  and _copy_file(entry.path, target / entry.name)):
+            skipped.append(path)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # someone else's process: alive
+    return True
+
+
+def _remove_stale_copies(folder: Path) -> None:
+    """Remove the copies of runs that died (SIGKILL, a crash) before cleaning up after
+    themselves; a live run's copy (another assignment graded at the same time) is kept."""
+    for run in folder.glob("run-*"):
+        pid = run.name.split("-")[1]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(run, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def private_copies(course: Path, assignment: str, students: list[str]):
+    """Copy every student's submission of ``assignment`` into a grader-private folder.
+
+    Yields ``(submitted, skipped)``: ``submitted`` is the copy's nbgrader
+    ``submitted`` folder relative to ``course`` (``.grading/run-<pid>-*/submitted``,
+    mode 0700, owned by the grader, in no sandbox's view), and ``skipped`` maps each
+    student to the paths in their submission that were not copied (symbolic links
+    and other non-regular files).  The whole class is copied before any student code
+    runs, so a change to ``course/submitted`` during the run, by a kernel or anyone,
+    changes no grade.  The copy is removed at the end.
+
+    ``submitted/<student>/<assignment>`` themselves may be links (the instructor's
+    layout); inside a submission nothing is followed.
+    """
+    folder = Path(course) / PRIVATE
+    folder.mkdir(mode=0o700, exist_ok=True)
+    folder.chmod(0o700)
+    _remove_stale_copies(folder)
+    run = Path(tempfile.mkdtemp(prefix=f"run-{os.getpid()}-", dir=folder))  # 0700
+    try:
+        skipped: dict[str, list[str]] = {}
+        for student in students:
+            (run / "submitted" / student).mkdir(mode=0o700, parents=True)
+            skipped[student] = []
+            _copy_submission(Path(course) / "submitted" / student / assignment,
+                             run / "submitted" / student / assignment, skipped[student])
+        yield str((run / "submitted").relative_to(course)), skipped
+    finally:
+        shutil.rmtree(run, ignore_errors=True)
+
+
+def _skipped_flags(paths: list[str], limit: int = 5) -> list[str]:
+    flags = [f"symlink-skipped:{_safe(p)}" for p in paths[:limit]]
+    if len(paths) > limit:
+        flags.append(f"symlink-skipped:{len(paths) - limit}-more")
+    return flags
+
+
+def _skipped_note(paths: list[str]) -> str:
+    # a name the student chose goes into the feedback's markdown: no markup from it
+    shown = ", ".join(f"`{_safe(p)}`" for p in paths[:5]) + (" and more" if len(paths) > 5 else "")
+    return (f"Not graded: {shown} in your submission "
+            f"{'is a symbolic link' if len(paths) == 1 else 'are symbolic links'} (or not "
+            "a regular file). The grader copies regular files only and never follows a link; "
+            "submit the file itself.")
 
 
 def _prepare(course: Path, assignment: str) -> None:
@@ -157,15 +287,17 @@ def _apply_verification(course: Path, assignment: str, student: str, verificatio
     return flags
 
 
-def _annotate(notebook: Path, verification, flags: list[str]) -> None:
-    """Put the verifier's findings on top of the autograded notebook (and so the feedback)."""
+def _annotate(notebook: Path, verification, flags: list[str], extra: list[str] = ()) -> None:
+    """Put the verifier's findings (and the ``extra`` lines) on top of the autograded
+    notebook, and so of the feedback."""
     import nbformat
 
-    if not flags and not verification.notes:
+    if not flags and not verification.notes and not extra:
         return
     nb = nbformat.read(str(notebook), as_version=4)
-    lines = ["**Grader's note.** Your functions were re-checked outside your notebook "
-             "(a fresh process, without the reference implementation)."]
+    lines = ["**Grader's note.**" + (" Your functions were re-checked outside your notebook "
+                                     "(a fresh process, without the reference implementation)."
+                                     if flags or verification.notes else "")]
     for flag in flags:
         kind, cell = flag.split(":", 1)
         part = verification.parts.get(cell)
@@ -176,6 +308,7 @@ def _annotate(notebook: Path, verification, flags: list[str]) -> None:
                      + (f":\n\n  ```\n  {part.message.replace(chr(10), chr(10) + '  ')}\n  ```"
                         if part.message else "."))
     lines += [f"- {note}" for note in verification.notes]
+    lines += [f"- {line}" for line in extra]
     note = nbformat.v4.new_markdown_cell("\n".join(lines))
     note["id"] = "graders-note"
     nb.cells.insert(0, note)
@@ -208,13 +341,13 @@ def _verify(notebook: Path, assignment: str, cell_timeout: int, jail, flags: lis
             return _failed_verification(f"{type(exc).__name__}: {str(exc)[:200]}")
 
 
-def _code_cells(course: Path, assignment: str, student: str) -> int:
-    """How many code cells the submission and the source have, whichever is more."""
+def _code_cells(folder: Path, assignment: str) -> int:
+    """How many code cells the submission in ``folder`` and the source have, whichever is more."""
     import nbformat
 
     count = 0
-    for folder in (course / "submitted" / student / assignment, REPO / "solutions" / assignment):
-        for path in folder.glob("*.ipynb"):
+    for where in (folder, REPO / "solutions" / assignment):
+        for path in where.glob("*.ipynb"):
             try:
                 count = max(count, sum(c.cell_type == "code" for c in
                                        nbformat.read(str(path), as_version=4).cells))
@@ -223,33 +356,130 @@ def _code_cells(course: Path, assignment: str, student: str) -> int:
     return count
 
 
+# -- a cell copied in Jupyter: the same grade_id twice ----------------------------------------
+
+@dataclass
+class Duplicate:
+    notebook: str           # file name
+    grade_id: str
+    kind: str               # "test cell", "answer cell", "read-only cell"
+    positions: list[int]    # 1-based cell numbers
+
+
+def duplicates(folder: Path) -> list[Duplicate]:
+    """nbgrader cells whose ``grade_id`` appears more than once, per notebook in ``folder``.
+
+    A copy-paste in Jupyter copies a cell's nbgrader metadata with it.  nbgrader
+    0.9.6 drops the metadata of all but the last copy (DeduplicateIds) and then
+    fails on the emptied metadata (OverwriteCells.add_missing_task_cells raises
+    KeyError 'grade_id'), so the notebook cannot be autograded at all.
+    """
+    import nbformat
+
+    found = []
+    for path in sorted(folder.glob("*.ipynb")):
+        try:
+            cells = nbformat.read(str(path), as_version=4).cells
+        except Exception:  # noqa: BLE001 - an unreadable notebook is nbgrader's to report
+            continue
+        seen: dict[str, list[int]] = {}
+        kinds: dict[str, str] = {}
+        for number, cell in enumerate(cells, 1):
+            meta = cell.get("metadata", {}).get("nbgrader")
+            if not isinstance(meta, dict) or not isinstance(meta.get("grade_id"), str):
+                continue
+            # the cells nbgrader's DeduplicateIds looks at
+            if not (meta.get("grade") or meta.get("solution") or meta.get("locked")):
+                continue
+            seen.setdefault(meta["grade_id"], []).append(number)
+            kinds[meta["grade_id"]] = ("answer cell" if meta.get("solution") else
+                                       "test cell" if meta.get("grade") else "read-only cell")
+        found += [Duplicate(path.name, gid, kinds[gid], where) for gid, where in seen.items()
+                  if len(where) > 1]
+    return found
+
+
+def _duplicate_advice(dup: Duplicate) -> str:
+    count = len(dup.positions)
+    times = {2: "twice", 3: "three times"}.get(count, f"{count} times")
+    cells = ", ".join(str(n) for n in dup.positions[:-1]) + f" and {dup.positions[-1]}"
+    fix = {"answer cell": "keep your answer in one of them and delete the other "
+                          f"{'copies' if count > 2 else 'copy'}",
+           "test cell": f"delete the {'copies' if count > 2 else 'copy'} (the tests are put "
+                        "back from the original whatever is done to them)",
+           "read-only cell": f"delete the {'copies' if count > 2 else 'copy'}"}[dup.kind]
+    name, notebook = _safe(dup.grade_id, 80), _safe(dup.notebook, 80)
+    return (f"The {dup.kind} '{name}' appears {times} in {notebook} (cells "
+            f"{cells}, counting from the top): its nbgrader grade_id, '{name}', is "
+            f"on {count} cells, and nbgrader cannot grade a notebook where a grade_id appears "
+            "more than once. This most likely happened when the cell was copied and pasted in "
+            "Jupyter, which copies the cell's grading metadata with it. To fix it, "
+            f"{fix}, or restore the original cell from the released notebook (the assignment "
+            "as you fetched it), then submit again.")
+
+
+def _write_duplicate_feedback(course: Path, assignment: str, student: str, folder: Path,
+                              found: list[Duplicate]) -> None:
+    """Feedback for a notebook nbgrader could not grade because of duplicated cells."""
+    out = course / "feedback" / student / assignment
+    shutil.rmtree(out, ignore_errors=True)  # an earlier run's feedback is not for this submission
+    out.mkdir(parents=True)
+    for name in ("timestamp.txt", "submission_secret.txt"):  # nbgrader release_feedback reads them
+        if (folder / name).is_file():
+            shutil.copyfile(folder / name, out / name)
+    for notebook in sorted({d.notebook for d in found}):
+        advice = [_duplicate_advice(d) for d in found if d.notebook == notebook]
+        body = "".join(f"<p>{html.escape(a)}</p>\n" for a in advice)
+        title = html.escape(f"{assignment}: {notebook}")
+        (out / (Path(notebook).stem + ".html")).write_text(
+            f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title></head>"
+            f"<body>\n<h1>{title}</h1>\n<p><strong>Your notebook could not be graded "
+            "automatically.</strong> It waits for your instructor to grade it by hand, or for "
+            f"you to fix it and submit again.</p>\n{body}</body></html>\n")
+
+
 def grade_one(course: Path, assignment: str, student: str, cell_timeout: int = CELL_TIMEOUT,
-              jail=None) -> Row:
-    """Autograde, verify and give feedback to one submission."""
+              jail=None, submitted: str | None = None, skipped: list[str] = ()) -> Row:
+    """Autograde, verify and give feedback to one submission.
+
+    ``submitted`` is the private copy of the class (:func:`private_copies`, relative
+    to ``course``) to grade from, and ``skipped`` what that copy left out of this
+    submission; without ``submitted``, this one submission is copied first.
+    """
+    if submitted is None:
+        with private_copies(course, assignment, [student]) as (copy, left_out):
+            return grade_one(course, assignment, student, cell_timeout, jail, copy,
+                             left_out[student])
     from nbgrader.api import Gradebook
 
     started = time.perf_counter()
     phases: dict[str, float] = {}
-    flags: list[str] = []
-    api = _api(course, cell_timeout=cell_timeout, sandboxed=jail is not None)
+    flags: list[str] = _skipped_flags(list(skipped))
+    folder = course / submitted / student / assignment
+    found = duplicates(folder)
+    flags += [f"duplicate-cell:{_safe(d.grade_id)}" for d in found[:5]]
+    api = _api(course, submitted, cell_timeout=cell_timeout, sandboxed=jail is not None)
     if jail is not None:
         from .jail import BUDGET_ENV
 
-        os.environ[BUDGET_ENV] = str(cell_timeout * (_code_cells(course, assignment, student) + 2)
-                                     + 60)
+        os.environ[BUDGET_ENV] = str(cell_timeout * (_code_cells(folder, assignment) + 2) + 60)
     result = api.autograde(assignment, student, force=True, create=True)
     phases["autograde"] = time.perf_counter() - started
     autograded = course / "autograded" / student / assignment
     notebooks = sorted(autograded.glob("*.ipynb")) if result.get("success") else []
     if not result.get("success"):
         flags.append("autograde-failed")
+        if found:  # fails closed to manual grading; the student is told why and what to do
+            _write_duplicate_feedback(course, assignment, student, folder, found)
+    extra = [_skipped_note(list(skipped))] if skipped else []
     mark = time.perf_counter()
     for notebook in notebooks:
         verification = _verify(notebook, assignment, cell_timeout, jail, flags)
         changes = _apply_verification(course, assignment, student, verification)
         flags += changes
         flags += [f"note:{n.split(':')[0]}" for n in verification.notes]
-        _annotate(notebook, verification, [f for f in changes if not f.startswith("reference")])
+        _annotate(notebook, verification, [f for f in changes if not f.startswith("reference")],
+                  extra)
     phases["verify"] = time.perf_counter() - mark
     mark = time.perf_counter()
     if notebooks and not api.generate_feedback(assignment, student, force=True).get("success"):
@@ -271,7 +501,7 @@ def grade_one(course: Path, assignment: str, student: str, cell_timeout: int = C
 
 
 def _grade_one_quietly(args) -> Row:
-    course, assignment, student, cell_timeout, jail_root = args
+    course, assignment, student, cell_timeout, jail_root, submitted, skipped = args
     _quiet()
     try:
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
@@ -281,7 +511,8 @@ def _grade_one_quietly(args) -> Row:
 
                 os.environ[JAIL_ENV] = jail_root
                 jail = Jail(jail_root)
-            return grade_one(course, assignment, student, cell_timeout, jail)
+            return grade_one(course, assignment, student, cell_timeout, jail, submitted,
+                             skipped)
     except Exception as exc:  # noqa: BLE001 - report, keep grading the others
         return Row(student, assignment, 0.0, 0.0, [f"grading-crashed:{type(exc).__name__}"])
 
@@ -297,7 +528,9 @@ def grade(assignment: str, course: Path, *, workers: int = 1, cell_timeout: int 
     Student code (nbgrader's kernel and the verification child) runs in
     bubblewrap (:mod:`descentlab.grading.jail`); ``sandbox=False`` is the
     ``--unsafe-no-sandbox`` escape hatch.  The gradebook is backed up, and
-    refused if it holds triggers or a schema nbgrader did not make.
+    refused if it holds triggers or a schema nbgrader did not make.  The class is
+    copied privately (:func:`private_copies`) before any student code runs, and
+    graded from that copy.
     """
     course = Path(course).resolve()
     if assignment not in assignments():
@@ -323,26 +556,30 @@ def grade(assignment: str, course: Path, *, workers: int = 1, cell_timeout: int 
         check_integrity(course)
         with contextlib.redirect_stdout(io.StringIO()):
             _prepare(course, assignment)
-        jobs = [(course, assignment, s, cell_timeout, str(jail.root) if jail else "")
-                for s in students_of(course, assignment)]
-        if jail is not None and len(jobs) > 1:
+        students = students_of(course, assignment)
+        if jail is not None and len(students) > 1:
             # one trusted run of the instructor's notebook compiles the reference kernels
             # that every student's kernel would otherwise compile from cold
             with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
                 for source in sorted((REPO / "solutions" / assignment).glob("*.ipynb"))[:1]:
                     jail.warm(source, cell_timeout)
-        rows = []
-        if workers == 1 or len(jobs) <= 1:
-            for job in jobs:
-                rows.append(_grade_one_quietly(job))
-                if progress:
-                    progress(rows[-1])
-        else:
-            with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-                for row in pool.map(_grade_one_quietly, jobs):
-                    rows.append(row)
+        # the whole class is copied before the first kernel starts
+        with private_copies(course, assignment, students) as (submitted, skipped):
+            jobs = [(course, assignment, s, cell_timeout, str(jail.root) if jail else "",
+                     submitted, skipped[s]) for s in students]
+            rows = []
+            if workers == 1 or len(jobs) <= 1:
+                for job in jobs:
+                    rows.append(_grade_one_quietly(job))
                     if progress:
-                        progress(row)
+                        progress(rows[-1])
+            else:
+                with ProcessPoolExecutor(max_workers=workers,
+                                         mp_context=get_context("spawn")) as pool:
+                    for row in pool.map(_grade_one_quietly, jobs):
+                        rows.append(row)
+                        if progress:
+                            progress(row)
         check_integrity(course)
         return rows
     finally:
@@ -352,7 +589,7 @@ def grade(assignment: str, course: Path, *, workers: int = 1, cell_timeout: int 
 
 def clean(course: Path) -> None:
     """Remove nbgrader's runtime folders and gradebook (submissions are kept)."""
-    for name in ("autograded", "feedback"):
+    for name in ("autograded", "feedback", PRIVATE):
         shutil.rmtree(course / name, ignore_errors=True)
     for db in course.glob("gradebook.db*"):
         db.unlink()
