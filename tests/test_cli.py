@@ -42,11 +42,15 @@ def test_unknown_command_is_a_usage_error():
     assert out.returncode == 2 and "invalid choice" in out.stderr
 
 
-def test_bench_grading_runs_a_small_class_both_ways():
-    out = descentlab("bench", "grading", "--students", "2", "--workers", "2", timeout=900)
-    assert out.returncode == 0, out.stderr
+def test_bench_grading_runs_a_small_class_both_ways_and_prices_the_sandbox():
+    out = descentlab("bench", "grading", "--students", "2", "--workers", "2", "--sandbox-cost",
+                     timeout=900)
+    assert out.returncode == 0, out.stdout + out.stderr  # nonzero when the runs' scores differ
     assert "1 worker" in out.stdout and "2 workers" in out.stdout
     assert re.search(r"total\s+\d+\.\d\d", out.stdout)
+    assert re.search(r"--unsafe-no-sandbox\s+\d+\.\d s", out.stdout)
+    assert re.search(r"cost of the sandbox\s+[+-]\d+\.\d s\s+[+-]\d+\.\d\d s \(\d+\.\d\dx\)",
+                     out.stdout), out.stdout
 
 
 def test_lectures_command_runs_a_folder_and_fails_when_a_notebook_fails(tmp_path):

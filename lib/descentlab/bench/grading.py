@@ -27,6 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--students", type=int, default=30, help="class size (default: 30)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2,
                         help="parallel worker processes (default: one per core)")
+    parser.add_argument("--sandbox-cost", action="store_true",
+                        help="also grade the class without the sandbox (--unsafe-no-sandbox) "
+                             "and print what the sandbox costs per submission")
 
 
 def make_class(course: Path, assignment: str, students: int) -> None:
@@ -55,6 +58,14 @@ def main(args: argparse.Namespace) -> int:
             started = time.perf_counter()
             rows = grade(args.assignment, course, workers=workers)
             results[workers] = (time.perf_counter() - started, rows)
+    unsandboxed = None
+    if args.sandbox_cost:
+        with tempfile.TemporaryDirectory() as scratch:
+            course = Path(scratch)
+            make_class(course, args.assignment, args.students)
+            started = time.perf_counter()
+            bare = grade(args.assignment, course, workers=args.workers, sandbox=False)
+            unsandboxed = (time.perf_counter() - started, bare)
     sequential, rows = results[1]
     phases = {k: statistics.median(r.phases.get(k, 0.0) for r in rows)
               for k in ("autograde", "verify", "feedback")}
@@ -69,7 +80,19 @@ def main(args: argparse.Namespace) -> int:
                       f"{seconds / args.students:.2f} s", f"{sequential / seconds:.2f}x"])
     print(table(["whole class", "wall time", "per submission", "speed-up"], lines))
     scores = {w: sorted((r.student, r.score) for r in rs) for w, (_, rs) in results.items()}
+    if unsandboxed is not None:
+        boxed = results[args.workers][0]
+        bare_seconds, bare_rows = unsandboxed
+        print()
+        print(table(["sandbox cost", f"{args.workers} workers, wall", "per submission"],
+                    [["sandboxed (bubblewrap)", f"{boxed:.1f} s", f"{boxed / args.students:.2f} s"],
+                     ["--unsafe-no-sandbox", f"{bare_seconds:.1f} s",
+                      f"{bare_seconds / args.students:.2f} s"],
+                     ["cost of the sandbox", f"{boxed - bare_seconds:+.1f} s",
+                      f"{(boxed - bare_seconds) / args.students:+.2f} s "
+                      f"({boxed / bare_seconds:.2f}x)"]]))
+        scores["unsandboxed"] = sorted((r.student, r.score) for r in bare_rows)
     if len(set(map(tuple, scores.values()))) != 1:
-        print("\nWARNING: sequential and parallel grading disagree")
+        print("\nWARNING: the runs disagree on the scores")
         return 1
     return 0
