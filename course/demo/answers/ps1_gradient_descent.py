@@ -250,8 +250,12 @@ return [W, b], history
 '''},
         breaks=[]),
     "rex": Submission(
-        "trains with descentlab.optim.SGD instead of his own step",
-        answers={**CORRECT, "train_softmax": '''
+        "trains with descentlab.optim.SGD instead of his own step; his learning-rate search "
+        "updates w0 in place, so every trial run starts where the last one ended",
+        answers={**CORRECT, "largest_lr": LARGEST.replace(
+            "    w = np.array(w0, dtype=float)\n", "    w = w0\n").replace(
+            "            w = w - lr * loss_and_grad(w)[1]", "            w -= lr * loss_and_grad(w)[1]"),
+                 "train_softmax": '''
 from descentlab.optim import SGD
 model = SoftmaxRegression(X.shape[1], 10, seed=seed)
 opt = SGD(model.params, lr=lr)
@@ -266,8 +270,9 @@ for _ in range(epochs):
     losses.append(float(np.mean(batch)))
 return model.params, losses
 '''},
-        breaks=["test_train_softmax_loss_history", "test_train_softmax_accuracy"],
-        mentions=["no credit"], flags=["reference-call"]),
+        breaks=["test_train_softmax_loss_history", "test_train_softmax_accuracy",
+                "test_largest_lr_reaches", "test_largest_lr_largest"],
+        mentions=["no credit", "w0 updated in place"], flags=["reference-call"]),
     "vic": Submission(
         "adds the gradient instead of subtracting it, so training diverges, and replaces "
         "check() so that every test prints 'passed'",

@@ -6,6 +6,7 @@ stated accuracy."""
 
 from __future__ import annotations
 
+import inspect
 import math
 from dataclasses import dataclass, field
 
@@ -448,6 +449,29 @@ def _lowest_loss_lr(loss_and_grad, w0, target, budget):
 
 # one case each, and short budgets: the student's search runs in the notebook and again in
 # the re-check, so each case costs a few hundred runs of gradient descent (~0.3 s)
+def _largest_lr_in_place(loss_and_grad, w0, target, budget):
+    """A catalogued mistake: the reference search with every trial run updating w0 itself."""
+    def final(lr):
+        w = w0  # no copy: the run moves the caller's w0
+        with np.errstate(all="ignore"):
+            for _ in range(budget):
+                w -= lr * loss_and_grad(w)[1]
+            loss = float(loss_and_grad(w)[0])
+        return loss if math.isfinite(loss) else math.inf
+    lr, good = 1e-6, None
+    while lr < 1e8:
+        if final(lr) <= target:
+            good = lr
+        elif good is not None:
+            break
+        lr *= 2.0
+    lo, hi = good or lr, lr
+    while hi / lo > 1.0005:
+        mid = math.sqrt(lo * hi)
+        lo, hi = (mid, hi) if final(mid) <= target else (lo, mid)
+    return lo
+
+
 MEASURE = {False: [("least squares on the standardised digits", {}, 0.25, 20)],
            True: [("least squares on the raw pixel values 0..16", {"raw": True}, 10.0, 20)]}
 LARGEST_TOLERANCE = 0.02  # the text asks for 1%; bisection to 0.1% is far inside
@@ -493,11 +517,20 @@ class LargestLrExercise(Exercise):
         problem = LeastSquaresProblem(**case.data["kw"])
         target, budget = case.data["target"], case.data["budget"]
         # both parts judge the same answer: one run of the student's search serves both
-        key = (fn, case.label)
+        # (the search is the costly part of grading, and it runs in the notebook and again
+        # in the re-check).  A function is known by the object the student defined (under
+        # the guard's wrapper), or by its sandbox and name in the re-check; the entry keeps
+        # that object alive, so an id is never reused while it is cached.
+        owner = getattr(fn, "process", None)
+        owner = inspect.unwrap(fn) if owner is None else owner
+        key = (id(owner), getattr(fn, "__name__", ""), case.label)
         if key not in self._answers:
-            self._answers[key] = self.call(fn, problem.loss_and_grad, problem.w0.copy(), target,
-                                           budget)
-        lr = self._answers[key]
+            w0 = problem.w0.copy()
+            answer = self.call(fn, problem.loss_and_grad, w0, target, budget)
+            self._answers[key] = (owner, answer, not np.array_equal(w0, problem.w0))
+            while len(self._answers) > 8:
+                self._answers.pop(next(iter(self._answers)))
+        _, lr, moved = self._answers[key]
         if isinstance(lr, Raised):
             m = Mismatch("largest_lr", "error", f"the function raised {lr}")
         elif isinstance(lr, (bool, np.bool_)) or not isinstance(lr, (int, float, np.floating)) \
@@ -505,6 +538,11 @@ class LargestLrExercise(Exercise):
             m = Mismatch("the returned rate", "type", f"expected a positive number, got {short(lr)}")
         else:
             m = self._judge(float(lr), problem, case)
+        if m is not None and moved and m.problem != "error":
+            # every run of the search started where the previous one ended
+            m.mistake = "w0 updated in place (each trial run starts where the last one ended)"
+            m.hint = ("Start every trial run from a copy, w = np.array(w0, dtype=float), and "
+                      "update w = w - lr * g rather than w -= ..., which changes the caller's w0.")
         if m is not None:
             m.case = case.label
         return m
@@ -569,7 +607,9 @@ largest_lr = LargestLrExercise(
     mistakes=[Mistake("the smallest rate that reaches the target, not the largest", "",
                       _smallest_lr),
               Mistake("the rate with the lowest final loss, not the largest that reaches the "
-                      "target", "", _lowest_loss_lr)])
+                      "target", "", _lowest_loss_lr),
+              Mistake("w0 updated in place (each trial run starts where the last one ended)", "",
+                      _largest_lr_in_place)])
 
 
 # -- the numerical gradient check (the same exercise as problem set 5's) -------------------
