@@ -110,3 +110,18 @@ def test_ps2s_handed_local_gains_still_brings_the_loss_down_as_the_text_says():
     for _ in range(200):
         w = handed(w, np.array([1.0, 50.0]) * w, state, lr=0.03, beta=0.2)
     assert np.linalg.norm(w) < 1e-6
+
+
+def test_ps1s_largest_lr_is_judged_afresh_in_a_notebook_after_a_helper_is_fixed():
+    # the student's search calls a helper; fixing the helper and re-running one test cell
+    # must change the verdict (only the re-check reuses an answer between the two cells)
+    case = ps1.largest_lr.cases("reaches", False)[0]
+    edge = {"rate": 10.0}  # a helper's wrong answer: a rate that diverges
+
+    def largest_lr(loss_and_grad, w0, target, budget):
+        return edge["rate"]
+
+    assert ps1.largest_lr.check(largest_lr, "reaches") is not None
+    edge["rate"] = ps1.largest_lr._edge(case)[1]
+    assert ps1.largest_lr.check(largest_lr, "reaches") is None
+    assert ps1.largest_lr.check(largest_lr, "largest") is None
