@@ -31,11 +31,14 @@ def test_each_problem_set_opens_with_a_notation_box(folder, assignment):
 
 def test_ps1_says_exponential_and_step_decay_break_robbins_monro():
     text = next(c.source for c in cells("solutions", PROBLEM_SETS[0])
-                if c.source.startswith("## 3. Learning-rate decay"))
-    assert "gently" not in text and "*faster*" in text and r"\eta_0/(1-e^{-k})" in text
+                if c.source.startswith("## 5. Learning-rate decay"))
+    assert "gently" not in text and "*faster*" in text and "finite" in text
+    # the total step is a derive part now (total_step_exponential): the text must not give it
+    assert r"1-e^{-k}" not in text and r"1 - e^{-k}" not in text
 
 
 def test_the_total_steps_ps1_states():
+    # what ps1's derive part total_step_* asks for, and what its text says of 1/t:
     # exponential decay sums to eta0 / (1 - e^-k) (a geometric series), step decay to
     # eta0 * every / (1 - drop); 1/t's partial sums grow like log T without bound
     t = np.arange(200_000)

@@ -1,10 +1,14 @@
-"""ps2_momentum: PyTorch's momentum step (with dampening), classic momentum, and Nesterov."""
+"""ps2_momentum: PyTorch's momentum step (with dampening), classic momentum, Nesterov,
+the largest stable rate and Polyak's optimal heavy ball (derived), and local gains
+(find the bug in a handed implementation)."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from ...optim import SGD, ClassicMomentum
+from ...optim import SGD, ClassicMomentum, LocalGains
 from ..exercise import Mistake
 from ..functions import FunctionExercise, FunctionPart
 from ..steppers import StepExercise, StepPart, from_optimizer
@@ -224,4 +228,173 @@ max_stable_lr = FunctionExercise(
                 lambda curvature, momentum: 2.0 * (1.0 + momentum) * curvature),
     ])
 
-EXERCISES = [sgd_momentum, classic, nesterov, max_stable_lr]
+
+# -- derive, then compute: Polyak's optimal heavy ball ---------------------------------------
+#
+# On a quadratic with curvatures in [m, L], each eigen-direction follows
+# theta_t = (1 + mu - eta h) theta_{t-1} - mu theta_{t-2} (part 4).  Its roots are complex, of
+# modulus sqrt(mu), exactly when (1 - sqrt(mu))^2 <= eta h <= (1 + sqrt(mu))^2.  The smallest
+# sqrt(mu) that covers [m, L] puts the two ends at m and L: sqrt(mu*) = (sqrt(kappa) - 1) /
+# (sqrt(kappa) + 1) and eta* = (2 / (sqrt(L) + sqrt(m)))^2, and every direction then shrinks
+# by sqrt(mu*) per step (Polyak 1964; Goh, *Why momentum really works*, Distill 2017).
+
+def _hb_root(m, L):
+    return (math.sqrt(L) - math.sqrt(m)) / (math.sqrt(L) + math.sqrt(m))
+
+
+def _hb_lr(m, L):
+    return (2.0 / (math.sqrt(L) + math.sqrt(m))) ** 2
+
+
+def _hb_momentum(m, L):
+    return _hb_root(m, L) ** 2
+
+
+def _gd_factor(m, L):
+    return (L - m) / (L + m)
+
+
+CURVATURES = ([(1.0, 10.0), (0.5, 200.0)], [(0.01, 1.0), (3.0, 5.0), (2.0, 2000.0)])
+
+
+def _curvature_cases(specs):
+    return tuple((f"m={m}, L={L}", ({"m": m, "L": L},)) for m, L in specs)
+
+
+def _heavy_ball(function, reference, points, what, mistakes):
+    return FunctionExercise(
+        assignment=A, function=function, reference=reference,
+        describe_call=lambda kw: f"the returned {what}",
+        plan={"derived": FunctionPart(points, _curvature_cases(CURVATURES[0]),
+                                      _curvature_cases(CURVATURES[1]))},
+        mistakes=mistakes)
+
+
+heavy_ball_lr = _heavy_ball("heavy_ball_lr", _hb_lr, 2, "learning rate", [
+    Mistake("2 / (m + L), gradient descent's best step",
+            "With momentum the best rate is larger: put the ends of the complex-root band, "
+            "(1 - sqrt(mu))^2 <= eta h <= (1 + sqrt(mu))^2, at h = m and h = L.",
+            lambda m, L: 2.0 / (m + L)),
+    Mistake("2 / (sqrt(L) + sqrt(m)), not squared",
+            "Adding the two ends, eta (sqrt(L) + sqrt(m))^2... take square roots first: "
+            "sqrt(eta L) - sqrt(eta m) = 2 sqrt(mu) and sqrt(eta L) + sqrt(eta m) = 2, "
+            "so eta = (2 / (sqrt(L) + sqrt(m)))^2.",
+            lambda m, L: 2.0 / (math.sqrt(L) + math.sqrt(m))),
+    Mistake("1/L, the safe step of gradient descent",
+            "The band of complex roots reaches up to eta L = (1 + sqrt(mu))^2 > 1: "
+            "eta* = (2 / (sqrt(L) + sqrt(m)))^2.", lambda m, L: 1.0 / L),
+    Mistake("4 / (L + m): the squares of the square roots dropped",
+            "(sqrt(L) + sqrt(m))^2 = L + m + 2 sqrt(L m), not L + m.",
+            lambda m, L: 4.0 / (L + m)),
+])
+
+heavy_ball_momentum = _heavy_ball("heavy_ball_momentum", _hb_momentum, 2, "momentum", [
+    Mistake("(sqrt(kappa) - 1) / (sqrt(kappa) + 1), not squared",
+            "That is sqrt(mu*), the modulus of the roots and the rate; the momentum is its "
+            "square, because the product of the two roots is mu.", _hb_root),
+    Mistake("((kappa - 1) / (kappa + 1))^2, with kappa instead of sqrt(kappa)",
+            "The band (1 - sqrt(mu))^2 <= eta h <= (1 + sqrt(mu))^2 gives "
+            "sqrt(kappa) = (1 + sqrt(mu)) / (1 - sqrt(mu)).",
+            lambda m, L: _gd_factor(m, L) ** 2),
+    Mistake("(kappa - 1) / (kappa + 1), gradient descent's factor",
+            "Gradient descent's best factor is not a momentum: solve "
+            "sqrt(kappa) = (1 + sqrt(mu)) / (1 - sqrt(mu)) for mu.", _gd_factor),
+    Mistake("1 - 1/sqrt(kappa), the heuristic, not the optimum",
+            "1 - 1/sqrt(kappa) is the right order but not Polyak's value: "
+            "mu* = ((sqrt(kappa) - 1) / (sqrt(kappa) + 1))^2.",
+            lambda m, L: 1.0 - math.sqrt(m / L)),
+])
+
+heavy_ball_rate = _heavy_ball("heavy_ball_rate", _hb_root, 1, "contraction factor", [
+    Mistake("mu* itself, not its square root",
+            "The two roots have product mu and equal moduli, so each has modulus sqrt(mu*): "
+            "(sqrt(kappa) - 1) / (sqrt(kappa) + 1).", _hb_momentum),
+    Mistake("(kappa - 1) / (kappa + 1), gradient descent's factor",
+            "That is the best gradient descent can do (problem set 1); the heavy ball "
+            "replaces kappa by sqrt(kappa).", _gd_factor),
+    Mistake("1 - 1/sqrt(kappa), the order of the rate, not its value",
+            "The modulus of the roots is exactly sqrt(mu*) = (sqrt(kappa) - 1) / (sqrt(kappa) + 1).",
+            lambda m, L: 1.0 - math.sqrt(m / L)),
+])
+
+
+# -- find the bug: local gains (Jacobs 1988, as taught by Hinton, lecture 6d) ----------------
+
+def _lg_variant(*, zero="keep", stale=False, grow="add", shrink="mul", clip=True, remember=True):
+    def step(w, dw, state, lr=1e-3, beta=0.05, gain_min=0.1, gain_max=10.0):
+        if not state:
+            state.update(gain=np.ones_like(w), prev_grad=np.zeros_like(w))
+        old = state["gain"]
+        product = dw * state["prev_grad"]
+        up = old + beta if grow == "add" else old * (1 + beta)
+        down = old * (1 - beta) if shrink == "mul" else old - beta
+        gain = np.where(product > 0, up, np.where(product < 0, down,
+                                                  {"keep": old, "shrink": down, "grow": up}[zero]))
+        if clip:
+            gain = np.clip(gain, gain_min, gain_max)
+        state["gain"] = gain
+        if remember:
+            state["prev_grad"] = dw.copy()
+        return w - lr * (old if stale else gain) * dw
+    return step
+
+
+def _lg_hyper(h):
+    return {"lr": h.get("lr", 1e-3), "beta": h.get("beta", 0.05),
+            "gain_min": h.get("gain_min", 0.1), "gain_max": h.get("gain_max", 10.0)}
+
+
+local_gains = StepExercise(
+    assignment=A, function="local_gains_step",
+    reference=from_optimizer(LocalGains, {}, {"gain": "gain", "prev_grad": "prev_grad"},
+                             hyper_map=_lg_hyper),
+    state_keys=("gain", "prev_grad"),
+    plan={
+        # no gradient before the first step: a zero product, so the gain stays 1
+        "first_step": StepPart(points=1, steps=1, observe=("w", "state"),
+                               hyper=({"lr": 0.1, "beta": 0.2},),
+                               hidden_hyper=({"lr": 0.05, "beta": 0.5},)),
+        "trajectory": StepPart(points=2, steps=25, observe=("w",),
+                               hyper=({"lr": 0.1, "beta": 0.05},
+                                      {"lr": 0.05, "beta": 0.3}),
+                               hidden_hyper=({"lr": 0.2, "beta": 0.1},
+                                             {"lr": 0.01, "beta": 0.6})),
+        # a large increment and a narrow range, so the gains hit both bounds
+        "clipping": StepPart(points=1, steps=20, observe=("state",),
+                             hyper=({"lr": 0.1, "beta": 0.5, "gain_min": 0.5, "gain_max": 1.6},),
+                             hidden_hyper=({"lr": 0.1, "beta": 0.7, "gain_min": 0.2,
+                                            "gain_max": 2.5},)),
+    },
+    mistakes=[
+        Mistake("a zero product treated as a sign flip (the gain shrinks on the first step)",
+                "g_t g_{t-1} = 0 on the first step (g_0 = 0) and whenever a gradient is zero: "
+                "keep the gain unchanged then; shrink it only when the product is negative.",
+                _lg_variant(zero="shrink")),
+        # after the single bugs: a part that observes only the state sees one of the two
+        Mistake("both bugs of the handed implementation left in",
+                "Two lines of the handed code are wrong: the zero product (the first step) must "
+                "leave the gain as it is, and the step must use the updated gain k_t.",
+                _lg_variant(zero="shrink", stale=True)),
+        Mistake("a zero product treated as agreement (the gain grows on the first step)",
+                "Grow the gain only when g_t g_{t-1} > 0; a zero product leaves it unchanged.",
+                _lg_variant(zero="grow")),
+        Mistake("the step taken with the old gain",
+                "Update the gain first, then step with it: theta_t = theta_{t-1} - eta k_t g_t.",
+                _lg_variant(stale=True)),
+        Mistake("the gain increased multiplicatively, k (1 + delta), instead of k + delta",
+                "Additive increase, multiplicative decrease: k + delta when the signs agree, "
+                "k (1 - delta) when they differ.", _lg_variant(grow="mul")),
+        Mistake("the gain decreased additively, k - delta, instead of k (1 - delta)",
+                "Additive increase, multiplicative decrease: k (1 - delta) when the signs "
+                "differ, so big gains collapse quickly.", _lg_variant(shrink="add")),
+        Mistake("the gains not clipped to [gain_min, gain_max]",
+                "Clip after every update: np.clip(k, gain_min, gain_max).",
+                _lg_variant(clip=False)),
+        Mistake("the previous gradient never stored (every product is zero)",
+                "Store a copy of this step's gradient in state['prev_grad'] for the next step.",
+                _lg_variant(remember=False)),
+    ],
+)
+
+EXERCISES = [sgd_momentum, classic, nesterov, max_stable_lr, heavy_ball_lr, heavy_ball_momentum,
+             heavy_ball_rate, local_gains]
