@@ -22,7 +22,7 @@ from .notebooks import ROOT, assignments
 ASSIGNMENTS = assignments()
 # one worker grades the demo class once (with two processes of its own): spread over
 # xdist's workers, each worker ran the module fixture and graded the whole class again
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("pipeline")]
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("pipeline"), pytest.mark.timeout(1800)]
 
 
 @pytest.fixture(scope="module")
