@@ -64,8 +64,12 @@ chromium:
 
 # The second run checks the pure-Python fallback of the kernels.  The adversarial
 # grading suite (tests/grading/attacks) is part of it; make test-attacks runs it alone.
+# --dist loadfile keeps each test module on one worker, so a module fixture (the graded
+# demo class, the attack run, a lecture's execution, a JupyterLab server) is built once;
+# --dist loadgroup would be the finer tool, but pytest-xdist 3.8's groups are silently
+# ignored under pytest 9 (it renames items through an attribute pytest 9 no longer reads).
 test: $(STAMP) chromium sandbox-tools
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 	NUMBA_DISABLE_JIT=1 $(BIN)/python -m pytest -n 2 -p no:cacheprovider -q $(NOJIT_TESTS)
 
 test-attacks: $(STAMP) sandbox-tools

@@ -38,9 +38,6 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if Path(str(item.fspath)).resolve().parent == here:
             item.add_marker(pytest.mark.browser)
-            # one xdist worker runs all browser tests, so one Chromium and one
-            # set of servers share the two cores
-            item.add_marker(pytest.mark.xdist_group("browser"))
 
 
 @pytest.fixture(scope="session")

@@ -20,9 +20,9 @@ from descentlab.grading.pipeline import grade
 from .notebooks import ROOT, assignments
 
 ASSIGNMENTS = assignments()
-# one worker grades the demo class once (with two processes of its own): spread over
-# xdist's workers, each worker ran the module fixture and graded the whole class again
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("pipeline"), pytest.mark.timeout(1800)]
+# the module fixture grades the whole demo class, with two processes of its own; make test's
+# --dist loadfile keeps this module on one xdist worker, so it is graded once per run
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 
 @pytest.fixture(scope="module")

@@ -30,7 +30,7 @@ from ..notebooks import ROOT
 from .students import FUNCTIONS, STUDENTS
 
 # one grading run for the whole class: ~10 min on a shared, loaded 2-core machine
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800), pytest.mark.xdist_group("attacks")]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 ASSIGNMENT = "ps2_momentum"
 TESTS = {"test_sgd_momentum_step_first_step": 1, "test_sgd_momentum_step_dampening": 2,
          "test_sgd_momentum_step_changing_lr": 1, "test_classic_momentum_step_trajectory": 1,
