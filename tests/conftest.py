@@ -7,6 +7,7 @@ quick local runs (``--hypothesis-profile=dev``).
 """
 
 import os
+from pathlib import Path
 
 from hypothesis import HealthCheck, settings
 
@@ -17,3 +18,21 @@ settings.register_profile("nojit", max_examples=6, **_common)
 settings.register_profile("dev", max_examples=10, **_common)
 settings.load_profile("nojit" if os.environ.get("NUMBA_DISABLE_JIT") == "1" else "ci")
 settings.register_profile("thorough", max_examples=400, **_common)
+
+
+# The browser tests (tests/browser) append what they measure in Chromium to this file;
+# the controller prints it once at the end.  These hooks live here because under xdist
+# the controller loads only this conftest, not tests/browser/conftest.py.
+BROWSER_FIGURES = Path(__file__).resolve().parent / "browser" / "artifacts" / "figures.txt"
+
+
+def pytest_sessionstart(session):
+    if not hasattr(session.config, "workerinput"):  # the controller, once per run
+        BROWSER_FIGURES.unlink(missing_ok=True)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if BROWSER_FIGURES.exists():
+        terminalreporter.write_sep("-", "browser figures (measured in Chromium this run)")
+        for line in BROWSER_FIGURES.read_text().splitlines():
+            terminalreporter.write_line(line)

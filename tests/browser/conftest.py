@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .jlab import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, FIGURES, LabServer, chromium_available
+from .jlab import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, LabServer, chromium_available
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -21,16 +21,8 @@ IGNORED_CONSOLE = (
 )
 
 
-def pytest_sessionstart(session):
-    if not hasattr(session.config, "workerinput"):  # the controller, once per run
-        FIGURES.unlink(missing_ok=True)
-
-
-def pytest_terminal_summary(terminalreporter):
-    if FIGURES.exists():
-        terminalreporter.write_sep("-", "browser figures (measured in Chromium this run)")
-        for line in FIGURES.read_text().splitlines():
-            terminalreporter.write_line(line)
+# The figures these tests measure are printed by tests/conftest.py: under xdist only
+# the root conftest is loaded by the controller, which writes the summary.
 
 
 def pytest_collection_modifyitems(config, items):
