@@ -68,11 +68,11 @@ def _lecture_table(runs) -> bool:
     return all(r.ok for r in runs)
 
 
-def lectures_alongside(workers: int):
+def lectures_alongside():
     """Start executing the lectures in the background; a future of their runs.
 
-    One lecture kernel mostly keeps one core busy, and grading keeps
-    ``workers`` busy, with gaps while nbgrader writes, so running the two
+    One lecture kernel mostly keeps one core busy, and grading keeps its
+    workers busy, with gaps while nbgrader writes, so running the two
     together takes the machine's otherwise idle time (on 2 cores the whole
     job takes about a minute less than one after the other).
     """
@@ -239,7 +239,7 @@ def main(workers: int = 2) -> int:
     started = time.perf_counter()
     results = {"optimizers": check_optimizers()}
     release_all()
-    lectures = lectures_alongside(workers)
+    lectures = lectures_alongside()
     results["demo grades"] = grade_demo(workers, grades=REPO / "out" / "grades.csv",
                                         step=3, alongside="while the lectures execute")
     print("\n4. Lectures, executed headless alongside the grading")
