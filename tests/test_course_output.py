@@ -52,16 +52,17 @@ def test_progress_names_each_submission_and_grades_csv_is_written(monkeypatch, t
     """Stand-in grader: every demo student of every assignment gets its expected score."""
     expected = demo.expected_rows()
 
-    def fake_grade(name, course_root, workers=1, progress=None):
+    def fake_grade_many(names, course_root, workers=1, progress=None):
         out = []
-        for student in sorted(s for s, a in expected if a == name):
-            score, total = expected[student, name]
-            out.append(Row(student, name, score, total, ["needs-manual-grading:2"]
-                           if student == "solution" else []))
-            progress(out[-1])
+        for name in names:
+            for student in sorted(s for s, a in expected if a == name):
+                score, total = expected[student, name]
+                out.append(Row(student, name, score, total, ["needs-manual-grading:2"]
+                               if student == "solution" else []))
+                progress(out[-1])
         return out
 
-    monkeypatch.setattr("descentlab.grading.pipeline.grade", fake_grade)
+    monkeypatch.setattr("descentlab.grading.pipeline.grade_many", fake_grade_many)
     stdout, stderr = io.StringIO(), io.StringIO()
     with redirect_stdout(stdout), redirect_stderr(stderr):
         ok = course.grade_demo(2, grades=tmp_path / "grades.csv")
@@ -108,16 +109,16 @@ def test_the_lectures_execute_while_the_demo_class_is_graded(monkeypatch, tmp_pa
         assert grading.wait(30), "the lectures waited for the grading to finish"
         return notebooks.Run(Path(path), 0.1)
 
-    def fake_grade(name, course_root, workers=1, progress=None):
+    def fake_grade_many(names, course_root, workers=1, progress=None):
         grading.set()
         assert lecturing.wait(30), "the grading waited for the lectures to finish"
-        rows = [Row(s, name, *expected[s, name]) for s, a in sorted(expected) if a == name]
+        rows = [Row(s, a, *expected[s, a]) for s, a in sorted(expected) if a in names]
         for row in rows:
             progress(row)
         return rows
 
     monkeypatch.setattr(notebooks, "execute", fake_execute)
-    monkeypatch.setattr("descentlab.grading.pipeline.grade", fake_grade)
+    monkeypatch.setattr("descentlab.grading.pipeline.grade_many", fake_grade_many)
     monkeypatch.setattr(course, "check_optimizers", lambda: True)
     monkeypatch.setattr(course, "release_all", lambda: None)
     monkeypatch.setattr(course, "REPO", tmp_path)

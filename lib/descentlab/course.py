@@ -6,8 +6,8 @@
 3. grade the demo class in ``course/demo`` (a progress bar naming each
    submission), print the gradebook, one line per flagged submission and
    what the flags mean, and write ``out/grades.csv``;
-4. meanwhile, execute every lecture headless (a second progress bar), and
-   print their timing table;
+4. from the start, beside steps 1-3, execute every lecture headless (a second
+   progress bar), and print their timing table;
 5. say where everything went, and fail if a lecture failed or a demo score differs from
    ``course/demo/expected.csv``.
 """
@@ -153,7 +153,7 @@ def grade_demo(workers: int, course: Path | None = None, grades: Path | None = N
                step: int = 4, alongside: str = "") -> bool:
     from .bench import table
     from .grading import demo
-    from .grading.pipeline import assignments, grade, students_of
+    from .grading.pipeline import assignments, grade_many, students_of
 
     course = course or demo.DEMO
     print(f"\n{step}. Grading the demo class in {_short(course)} ({workers} worker{'s' * (workers > 1)}"
@@ -161,17 +161,16 @@ def grade_demo(workers: int, course: Path | None = None, grades: Path | None = N
     expected = demo.expected_rows()
     names = assignments()
     total = sum(len(students_of(course, name)) for name in names)
-    rows = []
     # one refresh per submission: each takes seconds, so no rate limit is needed
     with tqdm(total=total, desc="grading", unit="submission", leave=False, mininterval=0,
               miniters=1) as bar:
-        for name in names:
-            def step(row, bar=bar):
-                bar.set_postfix_str(f"{row.assignment} / {row.student} "
-                                    f"{row.score:g}/{row.max_score:g}", refresh=False)
-                bar.update()
-            bar.set_postfix_str(f"{name} ...")
-            rows += grade(name, course, workers=workers, progress=step)
+        def step(row):
+            bar.set_postfix_str(f"{row.assignment} / {row.student} "
+                                f"{row.score:g}/{row.max_score:g}", refresh=False)
+            bar.update()
+        bar.set_postfix_str("starting ...")
+        # one stream of work over all the assignments: no worker waits between two of them
+        rows = grade_many(names, course, workers=workers, progress=step)
     by = {(r.student, r.assignment): r for r in rows}
     lines, ok = [], True
     for student in sorted({r.student for r in rows}):
@@ -237,12 +236,13 @@ def summary() -> str:
 def main(workers: int = 2) -> int:
     print(f"descentlab {__version__}: building the course in {REPO}\n")
     started = time.perf_counter()
+    # the lectures need nothing from the steps below: they take the core the checks leave idle
+    lectures = lectures_alongside()
     results = {"optimizers": check_optimizers()}
     release_all()
-    lectures = lectures_alongside()
     results["demo grades"] = grade_demo(workers, grades=REPO / "out" / "grades.csv",
                                         step=3, alongside="while the lectures execute")
-    print("\n4. Lectures, executed headless alongside the grading")
+    print("\n4. Lectures, executed headless alongside steps 1-3")
     results["lectures"] = _lecture_table(lectures.result())
     print(f"\n{summary()}")
     print(f"\ndone in {time.perf_counter() - started:.0f} s")

@@ -15,7 +15,7 @@ import nbformat
 import pytest
 
 from descentlab.grading import demo
-from descentlab.grading.pipeline import grade
+from descentlab.grading.pipeline import grade, grade_many
 
 from .notebooks import ROOT, assignments
 
@@ -30,10 +30,8 @@ def graded(tmp_path_factory):
     """Every demo submission graded once, in a scratch copy of course/demo."""
     course = tmp_path_factory.mktemp("course")
     shutil.copytree(demo.DEMO / "submitted", course / "submitted")
-    rows = {}
-    for assignment in ASSIGNMENTS:
-        for row in grade(assignment, course, workers=2):
-            rows[row.student, assignment] = row
+    rows = {(row.student, row.assignment): row
+            for row in grade_many(ASSIGNMENTS, course, workers=2)}
     return course, rows
 
 

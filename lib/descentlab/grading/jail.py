@@ -183,13 +183,25 @@ class Jail:
                             ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.nbi", "*.nbc"))
             _readonly_tree(kernel)
 
-    #: the run's Numba cache, filled once by :meth:`warm` (trusted code only)
+    #: the run's Numba cache (for kernels started with no :data:`CACHE_ENV`)
     @property
     def numba_cache(self) -> Path:
-        return self.root / "numba-cache"
+        return self.cache_for("")
 
-    def warm(self, notebook: Path | str, cell_timeout: int) -> bool:
-        """Fill :attr:`numba_cache` by running ``notebook`` (the instructor's) in a kernel here.
+    def cache_for(self, key: str) -> Path:
+        """The Numba cache that :meth:`warm` filled under ``key`` (trusted code only).
+
+        A run that grades several assignments keeps one cache per assignment
+        (the key), so that each is warmed by its own instructor's notebook,
+        independently of the others and at the same time as other grading.
+        """
+        if key and not key.replace("_", "").isalnum():
+            raise ValueError(f"key must be letters, digits and underscores, got {key!r}")
+        return self.root / (f"numba-cache-{key}" if key else "numba-cache")
+
+    def warm(self, notebook: Path | str, cell_timeout: int, key: str = "") -> bool:
+        """Fill :meth:`cache_for` ``key`` by running ``notebook`` (the instructor's) in a
+        kernel here.
 
         Every student's kernel would otherwise compile the same reference kernels
         from cold, a second or more each.  The cache is made by trusted code
@@ -201,12 +213,12 @@ class Jail:
         import nbformat
         from nbclient import NotebookClient
 
-        if self.numba_cache.is_dir():
+        if self.cache_for(key).is_dir():
             return True
         nb = nbformat.read(str(notebook), as_version=4)
         cells = sum(c.cell_type == "code" for c in nb.cells)
-        saved = {k: os.environ.get(k) for k in (JAIL_ENV, BUDGET_ENV, WARM_ENV)}
-        os.environ.update({JAIL_ENV: str(self.root), WARM_ENV: "1",
+        saved = {k: os.environ.get(k) for k in (JAIL_ENV, BUDGET_ENV, WARM_ENV, CACHE_ENV)}
+        os.environ.update({JAIL_ENV: str(self.root), WARM_ENV: "1", CACHE_ENV: key,
                            BUDGET_ENV: str(cell_timeout * (cells + 2) + 60)})
         try:
             client = NotebookClient(nb, timeout=cell_timeout, kernel_name="python3",
@@ -216,12 +228,12 @@ class Jail:
         except Exception:  # noqa: BLE001 - a cold cache is slower, not wrong
             return False
         finally:
-            for key, value in saved.items():
+            for name, value in saved.items():
                 if value is None:
-                    os.environ.pop(key, None)
+                    os.environ.pop(name, None)
                 else:
-                    os.environ[key] = value
-        return self.numba_cache.is_dir()
+                    os.environ[name] = value
+        return self.cache_for(key).is_dir()
 
     def child_package(self, forbidden: tuple[str, ...]) -> Path:
         """A copy of the package without the forbidden modules, and the child's scripts."""
@@ -300,6 +312,10 @@ JAIL_ENV = "DESCENTLAB_JAIL"
 #: seconds a whole notebook's kernel may live (set per submission by the grader)
 BUDGET_ENV = "DESCENTLAB_KERNEL_BUDGET"
 
+#: which of the run's Numba caches (:meth:`Jail.cache_for`) a kernel starts from (set per
+#: submission by the grader: the assignment)
+CACHE_ENV = "DESCENTLAB_KERNEL_CACHE"
+
 #: set while :meth:`Jail.warm` runs the instructor's notebook: its kernel's Numba
 #: cache becomes the run's, instead of being thrown away
 WARM_ENV = "DESCENTLAB_WARMING"
@@ -364,6 +380,7 @@ def _kernel_manager_class():
         def __init__(self, **kwargs):
             super().__init__(**kwargs)
             self.jail = Jail(os.environ[JAIL_ENV])
+            self._cache = self.jail.cache_for(os.environ.get(CACHE_ENV, ""))
             self._runtime = Path(tempfile.mkdtemp(prefix="descentlab-kernel-"))
             self._scratch = Path(tempfile.mkdtemp(prefix="descentlab-scratch-"))
             self.transport = "ipc"
@@ -377,9 +394,9 @@ def _kernel_manager_class():
                 # the kernel works on its own copy of this submission's folder, nothing else
                 shutil.copytree(cwd, self._scratch, dirs_exist_ok=True, symlinks=True)
             cache = self._scratch / ".numba_cache"
-            if self.jail.numba_cache.is_dir() and not os.path.lexists(cache):
+            if self._cache.is_dir() and not os.path.lexists(cache):
                 # a private copy (not links: inside, the files would be the student's to chmod)
-                shutil.copytree(self.jail.numba_cache, cache, copy_function=shutil.copyfile)
+                shutil.copytree(self._cache, cache, copy_function=shutil.copyfile)
                 for path in [cache, *cache.rglob("*")]:
                     path.chmod(0o700 if path.is_dir() else 0o600)  # Numba rewrites its index
             kw["env"] = self.jail.env()
@@ -446,9 +463,13 @@ def _kernel_manager_class():
                 self._watchdog.cancel()
             await super()._async_cleanup_resources(restart=restart)
             warmed = self._scratch / ".numba_cache"
-            if os.environ.get(WARM_ENV) and warmed.is_dir() and not self.jail.numba_cache.exists():
-                shutil.copytree(warmed, self.jail.numba_cache, symlinks=False)
-                _readonly_tree(self.jail.numba_cache)
+            if os.environ.get(WARM_ENV) and warmed.is_dir() and not self._cache.exists():
+                # staged, then renamed: a kernel starting meanwhile sees no cache or all of it
+                staging = Path(tempfile.mkdtemp(dir=self.jail.root, prefix=".staging-"))
+                shutil.copytree(warmed, staging / "cache", symlinks=False)
+                (staging / "cache").rename(self._cache)  # before it is read-only: renaming
+                _readonly_tree(self._cache)                # a folder writes its ".."
+                shutil.rmtree(staging, ignore_errors=True)
             if not restart:
                 shutil.rmtree(self._runtime, ignore_errors=True)
                 shutil.rmtree(self._scratch, ignore_errors=True)
