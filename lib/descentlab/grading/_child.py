@@ -4,7 +4,7 @@ It imports nothing from descentlab but the message format (``wire.py``,
 loaded by path under a private name), so the reference implementations are
 not in this process at all, and an import hook refuses the forbidden modules
 to the graded functions.  Requests arrive on stdin and answers leave on a
-private file descriptor, both as data-only messages (JSON and ``.npy``, see
+private file descriptor, both as data-only messages (JSON and raw array bytes, see
 ``wire.py``); the student's prints go to /dev/null (fd 1 and 2 are
 redirected, so even C-level writes cannot corrupt the protocol).
 

@@ -9,7 +9,7 @@ redefining numpy functions, importing the reference) can reach the checks or
 the reference values.
 
 Nothing crosses back as code: answers are data-only messages
-(:mod:`descentlab.grading.wire`, JSON and ``.npy`` without pickle), with
+(:mod:`descentlab.grading.wire`, JSON and raw array bytes, never pickle), with
 size and depth limits, and identity (an answer sharing an array with an
 argument) travels as data.  With a :class:`~descentlab.grading.jail.Jail`
 the child runs in bubblewrap: no view of the course, the solutions or the
