@@ -19,6 +19,8 @@ autograde resets ``locked`` from the gradebook (OverwriteCells) and puts
 back the source of every locked cell, test cells included.
 """
 
+from jinja2 import BytecodeCache
+from nbconvert.exporters import HTMLExporter
 from nbconvert.preprocessors import Preprocessor
 from nbgrader.preprocessors import ClearHiddenTests
 from traitlets import Bool
@@ -76,3 +78,38 @@ class ConciseTestErrors(Preprocessor):
                     output["traceback"] = [evalue if ename == "GradingFailure"
                                            else f"{ename}: {evalue}"]
         return cell, resources
+
+
+
+class _CompiledTemplates(BytecodeCache):
+    """Jinja's compiled templates, kept in memory for the life of the grading process.
+
+    nbgrader makes a new HTML exporter, and so a new Jinja environment, for
+    every feedback it writes, and each one compiled the same nine templates
+    from their sources again: the larger part of writing one student's
+    feedback.  Jinja checks each template's source against the checksum it
+    was compiled from, so an edited template is compiled afresh.
+    """
+
+    def __init__(self):
+        self.compiled: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket) -> None:
+        code = self.compiled.get(bucket.key)
+        if code is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket) -> None:
+        self.compiled[bucket.key] = bucket.bytecode_to_string()
+
+
+_TEMPLATES = _CompiledTemplates()
+
+
+class FeedbackExporter(HTMLExporter):
+    """nbconvert's HTML exporter, with its templates compiled once per process."""
+
+    def _create_environment(self):
+        environment = super()._create_environment()
+        environment.bytecode_cache = _TEMPLATES
+        return environment

@@ -58,6 +58,7 @@ def configure(c: Config, root: Path | str, *, source: Path | str | None = None,
     # student's cell quoting the hidden-test marker does not stop the feedback)
     c.GenerateFeedback.preprocessors = [GetGrades, ClearRestoredHiddenTests, ConciseTestErrors,
                                         CSSHTMLHeaderPreprocessor]
+    c.GenerateFeedback.exporter_class = "descentlab.grading.feedback.FeedbackExporter"
     return c
 
 
