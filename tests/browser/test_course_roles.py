@@ -213,10 +213,14 @@ def test_the_formgrader_lists_the_graded_demo_class(page, course_lab):
 def _visible_validate(page, path: str) -> bool:
     """Whether the Validate button shows once ``path``'s tab is the current one
     (no kernel needed: the button is there before the kernel starts)."""
+    # the style keys on the current tab's caption, which JupyterLab fills in once the
+    # file is loaded: under load that comes a while after the tab itself
     page.wait_for_function("""(path) => {
         const w = window.jupyterapp.shell.currentWidget;
+        const tab = document.querySelector('.lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current');
         return w && w.context && w.context.path === path
-            && w.node.querySelector('.validate-button') !== null;
+            && w.node.querySelector('.validate-button') !== null
+            && tab !== null && (tab.title || '').includes('Path: ' + path);
     }""", arg=path, timeout=120e3)
     page.wait_for_timeout(300)  # let the style settle after the tab switch
     return page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .validate-button").is_visible()
