@@ -43,6 +43,7 @@ def run(name, size, dtype, steps=12, seed=0):
     return p
 
 
+@needs_jit  # as plain Python both are loops in one order: the compiled run is the check
 @pytest.mark.parametrize("name", sorted(CONFIGS))
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_serial_and_parallel_kernels_agree_bit_for_bit(name, dtype, monkeypatch):
