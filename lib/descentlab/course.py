@@ -164,13 +164,13 @@ def grade_demo(workers: int, course: Path | None = None, grades: Path | None = N
     # one refresh per submission: each takes seconds, so no rate limit is needed
     with tqdm(total=total, desc="grading", unit="submission", leave=False, mininterval=0,
               miniters=1) as bar:
-        def step(row):
+        def show(row):
             bar.set_postfix_str(f"{row.assignment} / {row.student} "
                                 f"{row.score:g}/{row.max_score:g}", refresh=False)
             bar.update()
         bar.set_postfix_str("starting ...")
         # one stream of work over all the assignments: no worker waits between two of them
-        rows = grade_many(names, course, workers=workers, progress=step)
+        rows = grade_many(names, course, workers=workers, progress=show)
     by = {(r.student, r.assignment): r for r in rows}
     lines, ok = [], True
     for student in sorted({r.student for r in rows}):

@@ -642,7 +642,7 @@ def _stream(jobs: dict, warm: list[str], jail_root: str, cell_timeout: int, work
                     warming[pool.submit(_warm_quietly, (jail_root, name, cell_timeout))] = name
                     return
 
-        def release(name):
+        def queue_submissions(name):
             waiting.remove(name)
             grading.update(pool.submit(_grade_one_quietly, job) for job in jobs[name])
 
@@ -653,13 +653,13 @@ def _stream(jobs: dict, warm: list[str], jail_root: str, cell_timeout: int, work
         while waiting or grading or warming:
             # an assignment with no warm-up to wait for is queued as soon as it is its turn
             while waiting and waiting[0] not in warm:
-                release(waiting[0])
+                queue_submissions(waiting[0])
             ready, _ = wait([*warming, *grading], return_when=FIRST_COMPLETED)
             for future in ready:
                 if future in warming:
                     name = warming.pop(future)
                     future.result()  # False (a cold cache) only makes grading slower
-                    release(name)
+                    queue_submissions(name)
                     queue_next_warm()
                 else:
                     grading.discard(future)
