@@ -163,3 +163,20 @@ def test_editing_an_inlined_helper_invalidates_the_kernels_that_inline_it(tmp_pa
     helper = lib / "descentlab" / "optim" / "_elementwise.py"
     helper.write_text(helper.read_text() + "\n# an edit\n")
     assert json.loads(python(code, **env)) == [0, 1]
+
+
+@pytest.mark.parametrize("value", ["1", "0", "", "2", " 1", "-1", "yes", "1.0", "true"])
+def test_the_jit_is_off_exactly_when_numba_would_turn_it_off_and_numba_is_then_not_imported(
+        value):
+    """descentlab reads NUMBA_DISABLE_JIT itself so that, when the JIT is off, it need not
+    import Numba (the graded kernels run this way): it must read it as Numba does."""
+    code = """
+        import json, sys
+        import descentlab._jit as jit, descentlab.optim, descentlab.layers, descentlab.surfaces
+        imported = "numba" in sys.modules
+        import numba
+        print(json.dumps([jit.DISABLED, bool(numba.config.DISABLE_JIT), imported]))
+    """
+    ours, numbas, imported = json.loads(python(code, NUMBA_DISABLE_JIT=value))
+    assert ours == numbas
+    assert imported == (not ours)

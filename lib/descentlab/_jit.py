@@ -22,14 +22,39 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 import types
 from pathlib import Path
 
-from numba import njit, prange
-from numba.core.caching import FunctionCache
-from numba.core.dispatcher import Dispatcher
+__all__ = ["OPTIONS", "PARALLEL_MIN_SIZE", "DISABLED", "jit", "inline", "kernel", "prange",
+           "source_hash"]
 
-__all__ = ["OPTIONS", "PARALLEL_MIN_SIZE", "jit", "inline", "kernel", "prange", "source_hash"]
+
+def _disabled() -> bool:
+    # read as numba.core.config reads it: an int, 0 when unset or not a number
+    try:
+        return int(os.environ.get("NUMBA_DISABLE_JIT", "0") or 0) != 0
+    except ValueError:
+        return False
+
+
+#: NUMBA_DISABLE_JIT was set: every kernel is its plain Python function.  Numba
+#: is then not imported at all (it would only hand the functions back), which
+#: saves a process 0.4 s of CPU: the graded kernels run this way (grading.jail).
+DISABLED = _disabled()
+
+if DISABLED:
+    prange = range  # what numba.prange is under NUMBA_DISABLE_JIT
+else:
+    from numba import njit, prange
+    from numba.core.caching import FunctionCache
+
+    class _KeyedCache(FunctionCache):
+        """Numba's on-disk cache, with every entry also keyed on :func:`source_hash`."""
+
+        def _index_key(self, sig, codegen):
+            return (*super()._index_key(sig, codegen), source_hash())
+
 
 OPTIONS = dict(cache=True, fastmath=False, error_model="numpy", nogil=True)
 
@@ -54,17 +79,11 @@ def source_hash() -> str:
     return digest.hexdigest()
 
 
-class _KeyedCache(FunctionCache):
-    """Numba's on-disk cache, with every entry also keyed on :func:`source_hash`."""
-
-    def _index_key(self, sig, codegen):
-        return (*super()._index_key(sig, codegen), source_hash())
-
-
 def _compile(fn, **options):
+    if DISABLED:
+        return fn
     dispatcher = njit(**options, **OPTIONS)(fn)
-    if isinstance(dispatcher, Dispatcher):  # under NUMBA_DISABLE_JIT=1 it is fn itself
-        dispatcher._cache = _KeyedCache(dispatcher.py_func)
+    dispatcher._cache = _KeyedCache(dispatcher.py_func)
     return dispatcher
 
 
