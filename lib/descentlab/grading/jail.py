@@ -20,6 +20,14 @@ the checks), the verification child gets it without the forbidden modules
 (the references are not even on its disk), and forbidden third-party
 packages (torch) are hidden under an empty folder.
 
+Inside, descentlab runs as the plain Python it is written in
+(``NUMBA_DISABLE_JIT=1``, and :mod:`descentlab._jit` then does not even
+import Numba).  Its kernels give the same bits either way (``make test``
+runs the library's tests both ways), and a graded notebook calls them on a
+few small arrays: loading compiled code from a cache cost each kernel more
+CPU than running the Python, and a cache is one more thing a submission
+could poison.  The trusted grading process keeps its compiled references.
+
 The uid inside is ``nobody``; bubblewrap maps it to the grader's uid
 outside, without any capability, so the interpreter is reachable wherever it
 is installed (even under a private home directory) while everything the
@@ -183,58 +191,6 @@ class Jail:
                             ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.nbi", "*.nbc"))
             _readonly_tree(kernel)
 
-    #: the run's Numba cache (for kernels started with no :data:`CACHE_ENV`)
-    @property
-    def numba_cache(self) -> Path:
-        return self.cache_for("")
-
-    def cache_for(self, key: str) -> Path:
-        """The Numba cache that :meth:`warm` filled under ``key`` (trusted code only).
-
-        A run that grades several assignments keeps one cache per assignment
-        (the key), so that each is warmed by its own instructor's notebook,
-        independently of the others and at the same time as other grading.
-        """
-        if key and not key.replace("_", "").isalnum():
-            raise ValueError(f"key must be letters, digits and underscores, got {key!r}")
-        return self.root / (f"numba-cache-{key}" if key else "numba-cache")
-
-    def warm(self, notebook: Path | str, cell_timeout: int, key: str = "") -> bool:
-        """Fill :meth:`cache_for` ``key`` by running ``notebook`` (the instructor's) in a
-        kernel here.
-
-        Every student's kernel would otherwise compile the same reference kernels
-        from cold, a second or more each.  The cache is made by trusted code
-        only, in the same sandbox layout (the same paths and source stamps the
-        students' kernels see), and each kernel gets a private copy of it: a
-        submission that poisons its copy poisons only itself.  False, and a
-        cold cache, when the notebook could not run.
-        """
-        import nbformat
-        from nbclient import NotebookClient
-
-        if self.cache_for(key).is_dir():
-            return True
-        nb = nbformat.read(str(notebook), as_version=4)
-        cells = sum(c.cell_type == "code" for c in nb.cells)
-        saved = {k: os.environ.get(k) for k in (JAIL_ENV, BUDGET_ENV, WARM_ENV, CACHE_ENV)}
-        os.environ.update({JAIL_ENV: str(self.root), WARM_ENV: "1", CACHE_ENV: key,
-                           BUDGET_ENV: str(cell_timeout * (cells + 2) + 60)})
-        try:
-            client = NotebookClient(nb, timeout=cell_timeout, kernel_name="python3",
-                                    allow_errors=True, kernel_manager_class=_kernel_manager_class(),
-                                    resources={"metadata": {"path": str(Path(notebook).parent)}})
-            client.execute()
-        except Exception:  # noqa: BLE001 - a cold cache is slower, not wrong
-            return False
-        finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
-        return self.cache_for(key).is_dir()
-
     def child_package(self, forbidden: tuple[str, ...]) -> Path:
         """A copy of the package without the forbidden modules, and the child's scripts."""
         key = str(abs(hash(tuple(sorted(forbidden)))))
@@ -284,12 +240,14 @@ class Jail:
 
     def env(self, extra: dict | None = None) -> dict:
         """The environment inside: nothing of the grader's but what Python needs."""
-        keep = ("PATH", "LANG", "LC_ALL", "TZ", "NUMBA_DISABLE_JIT")
+        keep = ("PATH", "LANG", "LC_ALL", "TZ")
         env = {k: os.environ[k] for k in keep if k in os.environ}
+        # NUMBA_DISABLE_JIT: descentlab runs as the plain Python it is written in (see the
+        # module's docstring); nothing compiled, so no compiled-code cache to share or poison
         env.update(HOME=INSIDE_HOME, PYTHONPATH=INSIDE_PKG, PYTHONNOUSERSITE="1",
                    PYTHONDONTWRITEBYTECODE="1", MPLBACKEND="Agg",
-                   MPLCONFIGDIR=f"{INSIDE_HOME}/.config/matplotlib",
-                   NUMBA_CACHE_DIR=f"{INSIDE_HOME}/.numba_cache", TMPDIR=INSIDE_HOME,
+                   MPLCONFIGDIR=f"{INSIDE_HOME}/.config/matplotlib", TMPDIR=INSIDE_HOME,
+                   NUMBA_DISABLE_JIT="1",
                    OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
                    NUMBA_NUM_THREADS="1")
         env.update(extra or {})
@@ -311,14 +269,6 @@ JAIL_ENV = "DESCENTLAB_JAIL"
 
 #: seconds a whole notebook's kernel may live (set per submission by the grader)
 BUDGET_ENV = "DESCENTLAB_KERNEL_BUDGET"
-
-#: which of the run's Numba caches (:meth:`Jail.cache_for`) a kernel starts from (set per
-#: submission by the grader: the assignment)
-CACHE_ENV = "DESCENTLAB_KERNEL_CACHE"
-
-#: set while :meth:`Jail.warm` runs the instructor's notebook: its kernel's Numba
-#: cache becomes the run's, instead of being thrown away
-WARM_ENV = "DESCENTLAB_WARMING"
 
 
 def _kill_group(process) -> None:
@@ -380,7 +330,6 @@ def _kernel_manager_class():
         def __init__(self, **kwargs):
             super().__init__(**kwargs)
             self.jail = Jail(os.environ[JAIL_ENV])
-            self._cache = self.jail.cache_for(os.environ.get(CACHE_ENV, ""))
             self._runtime = Path(tempfile.mkdtemp(prefix="descentlab-kernel-"))
             self._scratch = Path(tempfile.mkdtemp(prefix="descentlab-scratch-"))
             self.transport = "ipc"
@@ -393,12 +342,6 @@ def _kernel_manager_class():
             if cwd and os.path.isdir(cwd):
                 # the kernel works on its own copy of this submission's folder, nothing else
                 shutil.copytree(cwd, self._scratch, dirs_exist_ok=True, symlinks=True)
-            cache = self._scratch / ".numba_cache"
-            if self._cache.is_dir() and not os.path.lexists(cache):
-                # a private copy (not links: inside, the files would be the student's to chmod)
-                shutil.copytree(self._cache, cache, copy_function=shutil.copyfile)
-                for path in [cache, *cache.rglob("*")]:
-                    path.chmod(0o700 if path.is_dir() else 0o600)  # Numba rewrites its index
             kw["env"] = self.jail.env()
             kw["cwd"] = str(self._scratch)
             # its banner and log are not the grader's output (results come over the sockets)
@@ -462,14 +405,6 @@ def _kernel_manager_class():
             if getattr(self, "_watchdog", None) is not None:
                 self._watchdog.cancel()
             await super()._async_cleanup_resources(restart=restart)
-            warmed = self._scratch / ".numba_cache"
-            if os.environ.get(WARM_ENV) and warmed.is_dir() and not self._cache.exists():
-                # staged, then renamed: a kernel starting meanwhile sees no cache or all of it
-                staging = Path(tempfile.mkdtemp(dir=self.jail.root, prefix=".staging-"))
-                shutil.copytree(warmed, staging / "cache", symlinks=False)
-                (staging / "cache").rename(self._cache)  # before it is read-only: renaming
-                _readonly_tree(self._cache)                # a folder writes its ".."
-                shutil.rmtree(staging, ignore_errors=True)
             if not restart:
                 shutil.rmtree(self._runtime, ignore_errors=True)
                 shutil.rmtree(self._scratch, ignore_errors=True)

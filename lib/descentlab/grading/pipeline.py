@@ -33,7 +33,7 @@ import sys
 import tempfile
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
@@ -460,10 +460,9 @@ def grade_one(course: Path, assignment: str, student: str, cell_timeout: int = C
     flags += [f"duplicate-cell:{_safe(d.grade_id)}" for d in found[:5]]
     api = _api(course, submitted, cell_timeout=cell_timeout, sandboxed=jail is not None)
     if jail is not None:
-        from .jail import BUDGET_ENV, CACHE_ENV
+        from .jail import BUDGET_ENV
 
         os.environ[BUDGET_ENV] = str(cell_timeout * (_code_cells(folder, assignment) + 2) + 60)
-        os.environ[CACHE_ENV] = assignment
     result = api.autograde(assignment, student, force=True, create=True)
     phases["autograde"] = time.perf_counter() - started
     autograded = course / "autograded" / student / assignment
@@ -522,21 +521,6 @@ class SandboxUnavailable(RuntimeError):
     """No sandbox here, and grading without one was not asked for."""
 
 
-def _warm_quietly(args) -> bool:
-    """Fill the run's Numba cache for one assignment from the instructor's notebook."""
-    jail_root, assignment, cell_timeout = args
-    _quiet()
-    from .jail import Jail
-
-    try:
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            for source in sorted((REPO / "solutions" / assignment).glob("*.ipynb"))[:1]:
-                return Jail(jail_root).warm(source, cell_timeout, key=assignment)
-    except Exception:  # noqa: BLE001 - a cold cache makes grading slower, not wrong
-        pass
-    return False
-
-
 def grade(assignment: str, course: Path, *, workers: int = 1, cell_timeout: int = CELL_TIMEOUT,
           progress=None, sandbox: bool = True) -> list[Row]:
     """Grade every submission of ``assignment`` under ``course/submitted``.
@@ -558,10 +542,8 @@ def grade_many(names: list[str], course: Path, *, workers: int = 1,
     """:func:`grade` for several assignments in one run, as one stream of work.
 
     One pool of ``workers`` grades every submission of every assignment, so no
-    worker waits at the end of one assignment for the next to be set up: each
-    assignment's Numba cache is warmed (by its instructor's notebook) as a job
-    of its own, queued ahead of that assignment's submissions and behind the
-    previous one's.  The rows come back in the order of ``names``, then students.
+    worker waits at the end of one assignment for the next to be set up.  The
+    rows come back in the order of ``names``, then students.
     """
     course = Path(course).resolve()
     known = assignments()
@@ -592,17 +574,14 @@ def grade_many(names: list[str], course: Path, *, workers: int = 1,
             for name in names:
                 _prepare(course, name)
         students = {name: students_of(course, name) for name in names}
-        # one trusted run of the instructor's notebook compiles the reference kernels that
-        # every student's kernel would otherwise compile from cold: worth it from two students
-        warm = [n for n in names if jail is not None and len(students[n]) > 1]
         # the whole class is copied before the first kernel starts
         with contextlib.ExitStack() as stack:
-            jobs = {}
+            queue = []
             for name in names:
                 submitted, skipped = stack.enter_context(
                     private_copies(course, name, students[name]))
-                jobs[name] = [(course, name, s, cell_timeout, str(jail.root) if jail else "",
-                               submitted, skipped[s]) for s in students[name]]
+                queue += [(course, name, s, cell_timeout, str(jail.root) if jail else "",
+                           submitted, skipped[s]) for s in students[name]]
             done: dict[tuple[str, str], Row] = {}
 
             def finished(row: Row) -> None:
@@ -610,60 +589,21 @@ def grade_many(names: list[str], course: Path, *, workers: int = 1,
                 if progress:
                     progress(row)
 
-            if workers == 1 or sum(map(len, jobs.values())) <= 1:
-                for name in names:
-                    if name in warm:
-                        _warm_quietly((str(jail.root), name, cell_timeout))
-                    for job in jobs[name]:
-                        finished(_grade_one_quietly(job))
+            if workers == 1 or len(queue) <= 1:
+                for job in queue:
+                    finished(_grade_one_quietly(job))
             else:
-                _stream(jobs, warm, str(jail.root) if jail else "", cell_timeout, workers,
-                        finished)
+                spawn = get_context("spawn")
+                with ProcessPoolExecutor(max_workers=workers, mp_context=spawn) as pool:
+                    # submitted in order, so the pool takes them in order
+                    for future in as_completed([pool.submit(_grade_one_quietly, job)
+                                                for job in queue]):
+                        finished(future.result())
         check_integrity(course)
         return [done[name, s] for name in names for s in students[name]]
     finally:
         if jail is not None:
             jail.cleanup()
-
-
-def _stream(jobs: dict, warm: list[str], jail_root: str, cell_timeout: int, workers: int,
-            finished) -> None:
-    """Grade ``jobs`` (per assignment) on a pool, each assignment after its warm-up."""
-    from concurrent.futures import FIRST_COMPLETED, wait
-
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        waiting = list(jobs)        # assignments whose submissions are not queued yet
-        warming = {}                # future -> assignment
-        grading = set()
-
-        def queue_next_warm():
-            for name in waiting:
-                if name in warm and name not in warming.values():
-                    warming[pool.submit(_warm_quietly, (jail_root, name, cell_timeout))] = name
-                    return
-
-        def queue_submissions(name):
-            waiting.remove(name)
-            grading.update(pool.submit(_grade_one_quietly, job) for job in jobs[name])
-
-        # two warm-ups in flight: while one assignment's submissions are graded, the
-        # next one's cache is being made
-        queue_next_warm()
-        queue_next_warm()
-        while waiting or grading or warming:
-            # an assignment with no warm-up to wait for is queued as soon as it is its turn
-            while waiting and waiting[0] not in warm:
-                queue_submissions(waiting[0])
-            ready, _ = wait([*warming, *grading], return_when=FIRST_COMPLETED)
-            for future in ready:
-                if future in warming:
-                    name = warming.pop(future)
-                    future.result()  # False (a cold cache) only makes grading slower
-                    queue_submissions(name)
-                    queue_next_warm()
-                else:
-                    grading.discard(future)
-                    finished(future.result())
 
 
 def clean(course: Path) -> None:

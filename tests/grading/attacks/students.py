@@ -316,13 +316,15 @@ STUDENTS = {
                                   '                _h.write(b"x" * (1 << 20))\n'
                                   '    except OSError:\n        pass']),
     "numba_cache_poison": Student(
-        "poisons its own copy of the run's warm Numba cache, and tries the grader's caches",
+        "writes into any Numba cache it can find: its own (there is none: nothing is "
+        "compiled in the sandbox) and the grader's",
         added=['import os, glob\n'
                'for _f in glob.glob(os.path.join(os.environ.get("NUMBA_CACHE_DIR", "."), "**", "*.nb*"),'
                ' recursive=True):\n'
-               '    open(_f, "wb").write(b"poison")  # its own private copy: allowed, harmless\n'
-               'for _d in ["@REPO@/.numba_cache", *glob.glob("/tmp/descentlab-jail-*/numba-cache")]:\n'
-               '    for _f in glob.glob(os.path.join(_d, "**", "*.nbi"), recursive=True)[:5]:\n'
+               '    open(_f, "wb").write(b"poison")  # its own scratch: allowed, harmless\n'
+               'for _d in ["@REPO@/.numba_cache", *glob.glob("/tmp/descentlab-jail-*")]:\n'
+               '    for _f in [_p for _p in glob.glob(os.path.join(_d, "**", "*"), recursive=True)'
+               ' if os.path.isfile(_p)][:5]:\n'
                '        try:\n            open(_f, "ab").write(b"poison")\n'
                '            ' + mark("numba-cache") + '\n        except OSError:\n'
                '            pass']),
