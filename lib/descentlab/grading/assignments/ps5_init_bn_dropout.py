@@ -749,6 +749,24 @@ def _stds_input_first(weight_std, nonlinearity, depth=20, width=64, batch=128, r
 NETWORKS, ZS = 40, 8.0
 
 
+@functools.lru_cache(maxsize=64)
+def _log_std_spread(impl, weight_std, nonlinearity, depth, width):
+    """Mean and spread over :data:`NETWORKS` fixed seeds of ``impl``'s log-stds.
+
+    A pure function of its arguments (``impl`` is the reference or a known
+    mistake, never student code), so the grader computes it once per case, not
+    once per submission: 40 networks per case were 0.75 s of every PS5 check.
+    """
+    # (64, 64) layers: one BLAS thread is fastest, and on a busy machine
+    # a threaded matmul this small can be 40 times slower (measured)
+    with threadpool_limits(1):
+        logs = np.log([impl(weight_std, nonlinearity, depth, width, 128, 10_000 + s)
+                       for s in range(NETWORKS)])
+    mean, sd = logs.mean(axis=0), logs.std(axis=0, ddof=1)
+    mean.flags.writeable = sd.flags.writeable = False  # shared by every later caller
+    return mean, sd
+
+
 @dataclass
 class MeasurementExercise(Exercise):
     """``activation_stds(weight_std, nonlinearity, depth, width, batch, rng)``:
@@ -767,15 +785,6 @@ class MeasurementExercise(Exercise):
                      {"nl": nl, "std": scheme_std(scheme, nl, width), "depth": depth,
                       "width": width, "seed": seed})
                 for nl, scheme, depth, width, seed in (secret if hidden else visible)]
-
-    @staticmethod
-    def _spread(impl, d):
-        # (64, 64) layers: one BLAS thread is fastest, and on a busy machine
-        # a threaded matmul this small can be 40 times slower (measured)
-        with threadpool_limits(1):
-            logs = np.log([impl(d["std"], d["nl"], d["depth"], d["width"], 128, 10_000 + s)
-                           for s in range(NETWORKS)])
-        return logs.mean(axis=0), logs.std(axis=0, ddof=1)
 
     def check_case(self, fn, case):
         d = case.data
@@ -805,7 +814,7 @@ class MeasurementExercise(Exercise):
         return m
 
     def _statistics(self, got, d):
-        mean, sd = self._spread(_stds_reference, d)
+        mean, sd = _log_std_spread(_stds_reference, d["std"], d["nl"], d["depth"], d["width"])
         z = np.abs(np.log(got) - mean) / np.maximum(sd, 1e-12)
         if np.all(z <= ZS):
             return None
@@ -816,7 +825,8 @@ class MeasurementExercise(Exercise):
                      f"{sd[layer]:.3f}, and yours is {z[layer]:.1f} standard deviations away "
                      f"(allowed: {ZS:g})")
         for mistake in self.mistakes:
-            wmean, wsd = self._spread(mistake.implementation, d)
+            wmean, wsd = _log_std_spread(mistake.implementation, d["std"], d["nl"], d["depth"],
+                                         d["width"])
             if np.all(np.abs(np.log(got) - wmean) <= ZS * np.maximum(wsd, 1e-12)):
                 m.mistake, m.hint = mistake.name, mistake.hint
                 break
@@ -850,9 +860,10 @@ activation_stds = MeasurementExercise(
 SPREAD_NETWORKS = 8
 
 
+@functools.lru_cache(maxsize=64)  # a pure function of its arguments: see _log_std_spread
 def measured_spread(scheme, nonlinearity, depth=20, width=64):
     """max / min over the layers of the mean (over networks) activation std."""
-    with threadpool_limits(1):  # see MeasurementExercise._spread
+    with threadpool_limits(1):  # see _log_std_spread
         stds = np.mean([_stds_reference(scheme_std(scheme, nonlinearity, width), nonlinearity,
                                         depth, width, 128, 20_000 + s)
                         for s in range(SPREAD_NETWORKS)], axis=0)
