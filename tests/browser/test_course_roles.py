@@ -15,6 +15,7 @@ One server, started through ``descentlab lab``'s own command line (what
 
 from __future__ import annotations
 
+import csv
 import re
 import shutil
 import sys
@@ -36,6 +37,8 @@ for start in range(0, n, batch_size):
 WRONG_SGD = "return w - lr * dw - weight_decay * w"
 MISTAKE = "weight decay not multiplied by the learning rate"
 DEMO_STUDENTS = ("solution", "kofi")
+with open(DEMO / "students.csv", newline="") as _f:
+    ROSTER = {r["id"]: (r["first_name"], r["last_name"]) for r in csv.DictReader(_f)}
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +50,7 @@ def course_lab(tmp_path_factory):
     for student in DEMO_STUDENTS:
         shutil.copytree(DEMO / "submitted" / student / ASSIGNMENT,
                         demo / "submitted" / student / ASSIGNMENT)
+    shutil.copy(DEMO / "students.csv", demo / "students.csv")  # the class's names
     started = time.monotonic()
     rows = grade(ASSIGNMENT, demo, workers=2)
     figure(f"\ndemo class for the Formgrader: {len(rows)} submissions graded in "
@@ -206,6 +210,9 @@ def test_the_formgrader_lists_the_graded_demo_class(page, course_lab):
         score, total = expected[student, ASSIGNMENT]
         row = next(r for r in table.splitlines() if f"\t{student}\t" in r)
         assert f"{score:g} / {total:g}" in row, (student, row)
+        # the name comes from the roster (course/demo/students.csv), as nbgrader shows it
+        first, last = ROSTER[student]
+        assert row.startswith(f"{last}, {first}\t"), (student, row)
     shot(page, "instructor-02-formgrader-submissions")
     assert not page.course_errors, page.course_errors
 

@@ -261,3 +261,31 @@ def test_a_grader_killed_mid_class_loses_nothing_and_a_rerun_finishes(tmp_path):
     with Gradebook(config(tmp_path).CourseDirectory.db_url, "descentlab") as gb:
         assert sorted(s.student.id for s in gb.find_assignment(assignment).submissions) == \
             sorted(expected)
+
+
+def test_the_roster_gives_the_gradebook_each_students_name(tmp_path):
+    """``students.csv`` in the course root is imported as ``nbgrader db student import``
+    would, so the Formgrader shows names; a file nbgrader cannot read is a clear error."""
+    from nbgrader.api import Gradebook
+
+    from descentlab.grading.nbconfig import config
+    from descentlab.grading.pipeline import ROSTER, _import_roster
+
+    _import_roster(tmp_path)  # no roster: nothing to do
+    (tmp_path / ROSTER).write_text("id,first_name,last_name,email\nkofi,Kofi,Mensah,\n"
+                                   "lena,Lena,,lena@example.org\n")
+    _import_roster(tmp_path)
+    with Gradebook(config(tmp_path).CourseDirectory.db_url, "descentlab") as gb:
+        got = {s.id: (s.first_name, s.last_name, s.email) for s in gb.students}
+    assert got == {"kofi": ("Kofi", "Mensah", None), "lena": ("Lena", None, "lena@example.org")}
+    (tmp_path / ROSTER).write_text("name,first_name\nx,y\n")
+    with pytest.raises(ValueError, match="'id' column"):
+        _import_roster(tmp_path)
+
+
+def test_the_demo_roster_names_exactly_the_demo_students():
+    with open(demo.DEMO / "students.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert sorted(r["id"] for r in rows) == sorted(p.name for p in (demo.DEMO / "submitted").iterdir())
+    assert all(r["first_name"] and r["last_name"] for r in rows)
+

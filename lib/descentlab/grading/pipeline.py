@@ -232,6 +232,35 @@ def _skipped_note(paths: list[str]) -> str:
             "submit the file itself.")
 
 
+#: a course's student roster, the CSV that ``nbgrader db student import`` reads (``id``,
+#: and optionally ``first_name``, ``last_name``, ``email``): imported at the start of every
+#: run, so that the Formgrader shows each student's name
+ROSTER = "students.csv"
+
+
+def _import_roster(course: Path) -> None:
+    roster = course / ROSTER
+    if not roster.is_file():
+        return
+    from nbgrader.apps.dbapp import DbStudentImportApp
+    from nbgrader.auth import Authenticator
+    from nbgrader.coursedir import CourseDirectory
+
+    cfg = config(course)
+    # nbgrader's own importer, without its command line: that would also read a config
+    # file from the working folder and put the folder on sys.path
+    app = DbStudentImportApp(config=cfg, log_level=logging.CRITICAL)
+    app.coursedir = CourseDirectory(config=cfg)
+    app.authenticator = Authenticator(config=cfg)
+    app.extra_args = [str(roster)]
+    try:
+        app.start()
+    except SystemExit:  # nbgrader's fail(): it exits instead of raising
+        raise ValueError(f"roster {roster} could not be imported: nbgrader reads a CSV file "
+                         "with an 'id' column (and optionally first_name, last_name, "
+                         "email)") from None
+
+
 def _prepare(course: Path, assignment: str) -> None:
     """Make sure the gradebook knows the assignment as it stands in solutions/."""
     course.mkdir(parents=True, exist_ok=True)
@@ -573,6 +602,7 @@ def grade_many(names: list[str], course: Path, *, workers: int = 1,
         with contextlib.redirect_stdout(io.StringIO()):
             for name in names:
                 _prepare(course, name)
+            _import_roster(course)
         students = {name: students_of(course, name) for name in names}
         # the whole class is copied before the first kernel starts
         with contextlib.ExitStack() as stack:
