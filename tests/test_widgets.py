@@ -12,7 +12,7 @@ matplotlib.use("Agg")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-from hypothesis import given, strategies as st  # noqa: E402
+from hypothesis import assume, given, strategies as st  # noqa: E402
 from PIL import Image  # noqa: E402
 
 import descentlab.surfaces as S  # noqa: E402
@@ -551,6 +551,11 @@ def test_log_slider_echoes_are_ignored_and_moves_taken(exponent, step, moves):
     c = Control(widgets.FloatLogSlider(value=1e-2, min=-5, max=1, step=step), name="lr")
     c.observe(lambda control: seen.append(control.value))
     value = 10.0 ** exponent
+    # a value halfway between two grid points may be snapped to either, and then the
+    # front end's "one step up from the lower one" and its echo of the upper one are the
+    # same message: nothing can tell them apart (found by hypothesis: 10 ** 0.55, step 0.1)
+    grid = (np.log(value) / np.log(10.0) + 5) / step
+    assume(abs(grid - np.floor(grid) - 0.5) > 1e-6)
     c.set(value)
     echo(c)
     assert c.value == value and seen == ([value] if value != 1e-2 else [])
