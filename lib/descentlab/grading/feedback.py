@@ -80,7 +80,6 @@ class ConciseTestErrors(Preprocessor):
         return cell, resources
 
 
-
 class _CompiledTemplates(BytecodeCache):
     """Jinja's compiled templates, kept in memory for the life of the grading process.
 
