@@ -276,3 +276,25 @@ def test_batchnorm_lets_a_deep_net_train_from_a_bad_scale():
         acc[bn] = model.eval().accuracy(d.X_val, d.y_val)
     assert acc[False] < 0.3
     assert acc[True] > 0.5
+
+
+@given(model=st.one_of(models, st.builds(
+           lambda h, bn, s: BatchNormMLP(3, h, 4, batchnorm=bn, seed=s).eval(),
+           st.lists(st.integers(1, 5), min_size=1, max_size=2), st.booleans(),
+           st.integers(0, 1000))),
+       n=st.integers(1, 20), seed=st.integers(0, 2**32 - 1))
+def test_evaluate_is_loss_and_grads_and_accuracy_in_one_pass(model, n, seed):
+    """evaluate's loss, gradients and accuracy are the very bits that loss_and_grads
+    and accuracy give, and its accuracy is torch's argmax count."""
+    X, y = problem(seed, n, model.n_features, model.n_classes)
+    loss, grads = model.loss_and_grads(X, y)
+    for with_grads in (True, False):
+        e_loss, e_grads, e_acc = model.evaluate(X, y, grads=with_grads)
+        assert e_loss == loss and e_acc == model.accuracy(X, y)
+        if with_grads:
+            assert all(np.array_equal(a, b) for a, b in zip(e_grads, grads, strict=True))
+        else:
+            assert e_grads is None
+    with torch.no_grad():
+        logits = model.to_torch()(torch.from_numpy(X))
+    assert e_acc == pytest.approx(float((logits.argmax(1) == torch.from_numpy(y)).double().mean()))

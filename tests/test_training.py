@@ -141,6 +141,29 @@ def test_sampling_with_replacement_misses_about_a_third_of_the_examples():
     assert abs(missed - n * p) < 5 * math.sqrt(n * p * (1 - p))
 
 
+def test_a_classifier_that_redefines_its_loss_is_recorded_with_its_own_loss():
+    """fit records a classifier from one forward pass (models.evaluate) only when
+    loss_and_grads and accuracy are the library's own: a subclass's versions are
+    what its records show."""
+    X, y = problem(3)
+
+    class Smoothed(SoftmaxRegression):
+        def loss_and_grads(self, X, y):
+            loss, grads = super().loss_and_grads(X, y)
+            return loss + 1.0, grads
+
+        def accuracy(self, X, y):
+            return 0.25
+
+    plain, smoothed = SoftmaxRegression(5, 3, seed=0), Smoothed(5, 3, seed=0)
+    runs = [training.fit(m, dlo.SGD(m.params, lr=0.1), X, y, epochs=1, batch_size=8,
+                         validation=(X[:9], y[:9])) for m in (plain, smoothed)]
+    np.testing.assert_array_equal(runs[1].train_loss, runs[0].train_loss + 1.0)
+    np.testing.assert_array_equal(runs[1].val_loss, runs[0].val_loss + 1.0)
+    assert set(runs[1].train_accuracy) == set(runs[1].val_accuracy) == {0.25}
+    assert set(runs[0].train_accuracy) != {0.25}
+
+
 def test_regression_model_and_a_scheduler():
     from descentlab.data import sparse_features
 

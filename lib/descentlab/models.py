@@ -104,6 +104,19 @@ class _Classifier(_Model):
         loss, dlogits = _cross_entropy(logits, y)
         return loss, self.backward(dlogits, cache)
 
+    def evaluate(self, X, y, *, grads: bool = True) -> tuple[float, list[np.ndarray] | None, float]:
+        """``(loss, grads, accuracy)`` from one forward pass: what a training record needs.
+
+        The same numbers as :meth:`loss_and_grads` and :meth:`accuracy`, which
+        would run the forward pass twice; ``grads=False`` skips the backward
+        pass and gives ``None`` (a validation set's record needs no gradient).
+        """
+        logits, cache = self.forward(X)
+        y = self._labels(y, logits.shape[0])
+        loss, dlogits = _cross_entropy(logits, y)
+        accuracy = float(np.mean(np.argmax(logits, axis=1) == y))
+        return loss, (self.backward(dlogits, cache) if grads else None), accuracy
+
 
 class SoftmaxRegression(_Classifier):
     r"""Multinomial logistic regression: :math:`p(y \mid x) = \mathrm{softmax}(Wx + b)_y`.

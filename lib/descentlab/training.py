@@ -36,6 +36,7 @@ import numpy as np
 
 from . import _checks
 from .data import minibatches
+from .models import _Classifier
 
 __all__ = ["History", "fit", "small_change", "small_gradient", "early_stopping", "SAMPLING"]
 
@@ -182,16 +183,29 @@ def _record(model, X, y, validation, epoch, updates, examples, seconds):
 
 
 def _measure(model, X, y, validation, epoch, updates, examples, seconds):
+    # a classifier gives loss, gradients and accuracy from one forward pass, and the
+    # validation set's without a backward pass.  A record costs about an epoch of the
+    # digits, and two forward passes and one backward instead of four and two make fit
+    # about a third faster (15 epochs of an MLP on the digits: 0.17 s instead of 0.27 s)
+    classifier = (isinstance(model, _Classifier)  # and not a subclass that changed them
+                  and type(model).loss_and_grads is _Classifier.loss_and_grads
+                  and type(model).accuracy is _Classifier.accuracy)
     with np.errstate(all="ignore"):
-        loss, grads = model.loss_and_grads(X, y)
+        if classifier:
+            loss, grads, accuracy = model.evaluate(X, y)
+        else:
+            loss, grads = model.loss_and_grads(X, y)
+            accuracy = model.accuracy(X, y) if hasattr(model, "accuracy") else math.nan
         grad_norm = math.sqrt(sum(float(np.sum(g.astype(np.float64) ** 2)) for g in grads))
-        accuracy = model.accuracy(X, y) if hasattr(model, "accuracy") else math.nan
         val_loss = val_accuracy = math.nan
         if validation is not None:
             X_val, y_val = validation
-            val_loss = model.loss_and_grads(X_val, y_val)[0]
-            if hasattr(model, "accuracy"):
-                val_accuracy = model.accuracy(X_val, y_val)
+            if classifier:
+                val_loss, _, val_accuracy = model.evaluate(X_val, y_val, grads=False)
+            else:
+                val_loss = model.loss_and_grads(X_val, y_val)[0]
+                if hasattr(model, "accuracy"):
+                    val_accuracy = model.accuracy(X_val, y_val)
     return (float(epoch), updates, examples, seconds, float(loss), grad_norm, accuracy,
             float(val_loss), val_accuracy)
 
