@@ -138,15 +138,17 @@ def test_graded_kernels_run_descentlab_as_plain_python_and_get_the_compiled_bits
         tmp_path, monkeypatch):
     """Inside the sandbox Numba is not even imported, so there is no compiled-code cache
     to share between students or to poison; the plain-Python reference gives the same
-    bits as the grader's compiled one."""
+    bits as the grader's compiled one.  Nor is there a debugger to attach."""
 
     monkeypatch.delenv(jail.JAIL_ENV, raising=False)
     monkeypatch.delenv("NUMBA_DISABLE_JIT", raising=False)
     cage = jail.Jail()
     try:
         probe = ("import sys\nfrom descentlab.optim import adam\n"
-                 "print('numba' in sys.modules, type(adam.adam_kernel.serial).__name__)")
-        assert _kernel_run(cage, probe, tmp_path).split() == ["False", "function"]
+                 "from ipykernel.debugger import _is_debugpy_available\n"
+                 "print('numba' in sys.modules, type(adam.adam_kernel.serial).__name__,\n"
+                 "      _is_debugpy_available)")
+        assert _kernel_run(cage, probe, tmp_path).split() == ["False", "function", "False"]
         inside = _kernel_run(cage, _ADAM_STEPS, tmp_path).split()
     finally:
         cage.cleanup()

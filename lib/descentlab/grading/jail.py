@@ -172,6 +172,13 @@ def _hidden_packages(forbidden: tuple[str, ...]) -> list[str]:
     return found
 
 
+@lru_cache(maxsize=1)
+def _hidden_from_kernels() -> tuple[str, ...]:
+    """What a graded kernel does without: the debugger ipykernel loads when it can (a
+    graded kernel is never debugged, and loading it was 0.06 s of every kernel's start)."""
+    return tuple(_hidden_packages(("debugpy",)))
+
+
 class Jail:
     """The read-only package copies for one grading run, and the bwrap command lines.
 
@@ -354,7 +361,7 @@ def _kernel_manager_class():
             self.kernel_spec.interrupt_mode = "message"
             cmd = super().format_kernel_cmd(extra_arguments)
             return self.jail.command(cmd, self._scratch, package=self.jail.root / "kernel",
-                                     rw=[str(self._runtime)])
+                                     rw=[str(self._runtime)], hide=_hidden_from_kernels())
 
         async def _async_interrupt_kernel(self):
             # by message (a signal to bwrap would not reach the kernel), and never blocking:
