@@ -12,7 +12,7 @@ import numpy as np
 
 import nbformat
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from descentlab.grading import WIDTH, GradingFailure, wrap
@@ -165,6 +165,7 @@ def test_wrap_refuses_what_is_not_text_by_name(message, width, error, fragment):
 
 @given(st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=8),
        st.sampled_from([np.inf, -np.inf, np.nan]), st.floats(1e-3, 1e6))
+@example([0.0, 1e6], np.inf, 1e-3)  # 1e-3 off at 0 is within the tolerance a 1e6 beside it sets
 def test_an_infinite_expected_entry_does_not_widen_the_tolerance_of_the_others(values, special,
                                                                              shift):
     """An inf among the expected values once scaled the absolute tolerance to inf, so any
@@ -173,7 +174,8 @@ def test_an_infinite_expected_entry_does_not_widen_the_tolerance_of_the_others(v
 
     expected = np.array([special, *values])
     actual = expected.copy()
-    actual[1] += shift * max(1.0, abs(actual[1]))  # off by far more than any tolerance
+    # off by far more than any tolerance, which scales with the largest finite entry
+    actual[1] += shift * max(1.0, max(abs(v) for v in values))
     found = compare("x", expected, actual)
     assert found is not None and found.problem == "value"
     assert compare("x", expected, expected.copy()) is None
