@@ -1,8 +1,11 @@
 """The lecture datasets: local, seeded, split without leakage."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import assume, given, settings, strategies as st
 
 from descentlab import data
 
@@ -50,6 +53,50 @@ def test_digits_seeding_and_float32():
     assert f.X_train.dtype == np.float32
     np.testing.assert_allclose(f.X_train, a.X_train, rtol=1e-6, atol=1e-6)
     assert data.digits(val=0.0).X_val.shape == (0, 64)
+
+
+def sklearn_split(val, test, seed):
+    """The digits split as scikit-learn makes it (what data.digits once called)."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    X, y = load_digits(return_X_y=True)
+    X_rest, X_test, y_rest, y_test = train_test_split(X, y, test_size=test, stratify=y,
+                                                      random_state=seed)
+    if val == 0.0:
+        return X_rest, X[:0], X_test, y_rest, y[:0], y_test
+    X_train, X_val, y_train, y_val = train_test_split(
+        X_rest, y_rest, test_size=val / (1.0 - test), stratify=y_rest, random_state=seed)
+    return X_train, X_val, X_test, y_train, y_val, y_test
+
+
+@settings(max_examples=60, deadline=None)
+@given(val=st.one_of(st.just(0.0), st.floats(0.0, 0.6)), test=st.floats(0.0, 0.6,
+       exclude_min=True), seed=st.integers(0, 2**32 - 1))
+def test_digits_split_is_scikit_learns_to_the_bit(val, test, seed):
+    """data.digits splits without importing scikit-learn (1.3 s a process), so its split
+    is checked against scikit-learn's own train_test_split: the same rows in the same
+    order, and a ValueError where scikit-learn refuses (a part with fewer images than
+    classes)."""
+    assume(val + test < 1.0)
+    try:
+        expected = sklearn_split(val, test, seed)
+    except ValueError:
+        with pytest.raises(ValueError, match="val|test"):
+            data.digits(val=val, test=test, seed=seed)
+        return
+    d = data.digits(val=val, test=test, seed=seed, standardize=False)
+    ours = (d.X_train, d.X_val, d.X_test, d.y_train, d.y_val, d.y_test)
+    for name, a, b in zip(("X_train", "X_val", "X_test", "y_train", "y_val", "y_test"),
+                          ours, expected):
+        assert np.array_equal(a, b), name
+
+
+def test_digits_do_not_import_scikit_learn():
+    code = ("import sys\nfrom descentlab import data\ndata.digits()\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'sklearn'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 @pytest.mark.parametrize("kwargs, error, match", [

@@ -11,6 +11,11 @@ r"""Datasets for the lectures, all local: nothing is downloaded.
 
 from __future__ import annotations
 
+import gzip
+import importlib.util
+import math
+from functools import lru_cache
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -50,7 +55,8 @@ def digits(*, val: float = 0.2, test: float = 0.2, seed: int = 0, dtype=np.float
     Kaynak 1998), split and standardised.
 
     The split is stratified (every part has the class proportions of the
-    whole) and seeded.  Standardising uses the training part only,
+    whole) and seeded: scikit-learn's ``train_test_split(stratify=y,
+    random_state=seed)``, test first, then validation from the rest.  Standardising uses the training part only,
     :math:`x \mapsto (x - \mu_{\text{train}})/\sigma_{\text{train}}`, so no
     information leaks from validation or test; pixels that are constant in
     the training part (the image border) are only centred.
@@ -62,9 +68,6 @@ def digits(*, val: float = 0.2, test: float = 0.2, seed: int = 0, dtype=np.float
         dtype: float32 or float64 features.
         standardize: standardise as above, or keep the raw values 0..16.
     """
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-
     owner = "digits"
     val = _checks.unit_interval(val, "val", owner)
     test = _checks.unit_interval(test, "test", owner)
@@ -75,13 +78,12 @@ def digits(*, val: float = 0.2, test: float = 0.2, seed: int = 0, dtype=np.float
     dtype = _float_dtype(dtype, owner)
     standardize = _checks.boolean(standardize, "standardize", owner)
 
-    X, y = load_digits(return_X_y=True)
-    y = y.astype(np.int64)
-    X_rest, X_test, y_rest, y_test = train_test_split(X, y, test_size=test, stratify=y,
-                                                      random_state=seed)
+    X, y = _bundled_digits()
+    rest, held = _stratified_split(y, test, seed, "test", owner)
+    X_rest, X_test, y_rest, y_test = X[rest], X[held], y[rest], y[held]
     if val > 0.0:
-        X_train, X_val, y_train, y_val = train_test_split(
-            X_rest, y_rest, test_size=val / (1.0 - test), stratify=y_rest, random_state=seed)
+        train, held = _stratified_split(y_rest, val / (1.0 - test), seed, "val", owner)
+        X_train, X_val, y_train, y_val = X_rest[train], X_rest[held], y_rest[train], y_rest[held]
     else:
         X_train, y_train = X_rest, y_rest
         X_val, y_val = X[:0], y[:0]
@@ -97,6 +99,77 @@ def digits(*, val: float = 0.2, test: float = 0.2, seed: int = 0, dtype=np.float
     return Digits(prepare(X_train), np.ascontiguousarray(y_train), prepare(X_val),
                   np.ascontiguousarray(y_val), prepare(X_test), np.ascontiguousarray(y_test),
                   mean.astype(dtype), std.astype(dtype))
+
+
+@lru_cache(maxsize=1)
+def _bundled_digits() -> tuple[np.ndarray, np.ndarray]:
+    """The images (float64, ``(1797, 64)``) and labels (int64) of the file that
+    scikit-learn ships, parsed as ``sklearn.datasets.load_digits`` parses it.
+
+    Found without importing scikit-learn: that import is 1.3 s of CPU, paid by
+    every lecture and twice by every graded PS1 submission (in nbgrader's kernel
+    and in the re-check), where reading the file takes 20 ms.
+    """
+    spec = importlib.util.find_spec("sklearn")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("digits: scikit-learn, whose bundled copy of the digits this reads, "
+                          "is not installed")
+    path = Path(spec.submodule_search_locations[0]) / "datasets" / "data" / "digits.csv.gz"
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        data = np.loadtxt(f, delimiter=",")
+    X, y = data[:, :-1], data[:, -1].astype(np.int64)
+    X.flags.writeable = y.flags.writeable = False  # shared by every call in this process
+    return X, y
+
+
+def _stratified_split(y: np.ndarray, fraction: float, seed: int, name: str, owner: str):
+    """``(keep, held)`` indices: ``held`` is ``fraction`` of the rows, and both parts
+    keep the class proportions of ``y``.
+
+    The same indices as ``sklearn.model_selection.train_test_split(..., test_size=fraction,
+    stratify=y, random_state=seed)`` (its StratifiedShuffleSplit, step for step, on
+    NumPy's legacy RandomState), so a split, and every number a lecture prints from
+    it, is scikit-learn's; ``tests/test_data.py`` checks that against scikit-learn.
+    Written out only because importing scikit-learn costs more than all of this
+    (see :func:`_bundled_digits`).
+    """
+    n = len(y)
+    n_held = math.ceil(fraction * n)
+    n_keep = n - n_held
+    classes, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
+    if min(n_keep, n_held) < len(classes):
+        raise ValueError(f"{owner}: {name}={fraction:g} of {n} images leaves a part with fewer "
+                         f"images ({min(n_keep, n_held)}) than classes ({len(classes)})")
+    members = np.split(np.argsort(inverse, kind="stable"), np.cumsum(counts)[:-1])
+    rng = np.random.RandomState(seed)
+    keep_per_class = _approximate_mode(counts, n_keep, rng)
+    held_per_class = _approximate_mode(counts - keep_per_class, n_held, rng)
+    keep, held = [], []
+    for k in range(len(classes)):
+        shuffled = members[k].take(rng.permutation(counts[k]), mode="clip")
+        keep.extend(shuffled[:keep_per_class[k]])
+        held.extend(shuffled[keep_per_class[k]:keep_per_class[k] + held_per_class[k]])
+    return rng.permutation(keep), rng.permutation(held)
+
+
+def _approximate_mode(counts: np.ndarray, draws: int, rng: np.random.RandomState) -> np.ndarray:
+    """How many of each class a stratified draw of ``draws`` takes: the
+    proportional share, rounded down, and the remaining draws given to the
+    classes with the largest remainders (ties broken at random), as
+    scikit-learn's ``_approximate_mode`` does."""
+    continuous = counts / counts.sum() * draws
+    floored = np.floor(continuous)
+    need = int(draws - floored.sum())
+    if need > 0:
+        remainder = continuous - floored
+        for value in np.sort(np.unique(remainder))[::-1]:
+            (tied,) = np.where(remainder == value)
+            now = min(len(tied), need)
+            floored[rng.choice(tied, size=now, replace=False)] += 1
+            need -= now
+            if need == 0:
+                break
+    return floored.astype(int)
 
 
 class SparseFeatures(NamedTuple):
