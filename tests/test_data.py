@@ -95,7 +95,8 @@ def test_digits_split_is_scikit_learns_to_the_bit(val, test, seed):
 def test_digits_do_not_import_scikit_learn():
     code = ("import sys\nfrom descentlab import data\ndata.digits()\n"
             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'sklearn'))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
     assert out.stdout.strip() == "[]"
 
 

@@ -297,4 +297,5 @@ def test_evaluate_is_loss_and_grads_and_accuracy_in_one_pass(model, n, seed):
             assert e_grads is None
     with torch.no_grad():
         logits = model.to_torch()(torch.from_numpy(X))
-    assert e_acc == pytest.approx(float((logits.argmax(1) == torch.from_numpy(y)).double().mean()))
+    torch_accuracy = float((logits.argmax(1) == torch.from_numpy(y)).double().mean())
+    assert e_acc == pytest.approx(torch_accuracy)

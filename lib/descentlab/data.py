@@ -56,7 +56,8 @@ def digits(*, val: float = 0.2, test: float = 0.2, seed: int = 0, dtype=np.float
 
     The split is stratified (every part has the class proportions of the
     whole) and seeded: scikit-learn's ``train_test_split(stratify=y,
-    random_state=seed)``, test first, then validation from the rest.  Standardising uses the training part only,
+    random_state=seed)``, test first, then validation from the rest.
+    Standardising uses the training part only,
     :math:`x \mapsto (x - \mu_{\text{train}})/\sigma_{\text{train}}`, so no
     information leaks from validation or test; pixels that are constant in
     the training part (the image border) are only centred.

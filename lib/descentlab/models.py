@@ -104,7 +104,8 @@ class _Classifier(_Model):
         loss, dlogits = _cross_entropy(logits, y)
         return loss, self.backward(dlogits, cache)
 
-    def evaluate(self, X, y, *, grads: bool = True) -> tuple[float, list[np.ndarray] | None, float]:
+    def evaluate(self, X, y, *,
+                 grads: bool = True) -> tuple[float, list[np.ndarray] | None, float]:
         """``(loss, grads, accuracy)`` from one forward pass: what a training record needs.
 
         The same numbers as :meth:`loss_and_grads` and :meth:`accuracy`, which
